@@ -1,0 +1,80 @@
+package aliasapi
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors a Store returns for conditions the API answers as client errors.
+// Any other error means the store could not answer: the API turns it into a
+// 503 and the gateway fails closed.
+var (
+	ErrNotFound       = errors.New("not found")
+	ErrIDTaken        = errors.New("alias ID already taken")
+	ErrStreamKeyTaken = errors.New("stream key already used by another alias")
+)
+
+// Store keeps organizations, their tokens and their aliases.
+type Store interface {
+	// Alias returns the alias with id, whoever owns it, or ErrNotFound.
+	Alias(ctx context.Context, id string) (Alias, error)
+	// Aliases returns the organization's aliases in list order after q.After,
+	// at most q.Limit of them.
+	Aliases(ctx context.Context, orgID string, q ListQuery) ([]Alias, error)
+	// CreateAlias inserts a, whose ID the caller chose; ErrIDTaken if the
+	// ID exists, ErrStreamKeyTaken if the stream key does.
+	CreateAlias(ctx context.Context, a Alias) (Alias, error)
+	// UpdateAlias applies p to the organization's alias id and bumps its
+	// version; ErrNotFound if the organization has no such alias.
+	UpdateAlias(ctx context.Context, orgID, id string, p Patch) (Alias, error)
+	// DeleteAlias removes the organization's alias id, or ErrNotFound.
+	DeleteAlias(ctx context.Context, orgID, id string) error
+
+	// OrgByToken returns the organization that holds the unrevoked token
+	// with hash h, or ErrNotFound.
+	OrgByToken(ctx context.Context, h TokenHash) (string, error)
+	// CreateOrg creates an organization.
+	CreateOrg(ctx context.Context, name string) (Org, error)
+	// CreateToken records a token of the organization by its hash; ErrNotFound
+	// if the organization does not exist.
+	CreateToken(ctx context.Context, orgID, name string, h TokenHash) (TokenInfo, error)
+	// Tokens lists the organization's tokens, revoked ones included.
+	Tokens(ctx context.Context, orgID string) ([]TokenInfo, error)
+	// RevokeToken revokes a token by its ID, or ErrNotFound if there is no
+	// unrevoked token with that ID.
+	RevokeToken(ctx context.Context, tokenID string) (TokenInfo, error)
+
+	// Migrate brings the schema up to date; safe to call from several
+	// processes at once.
+	Migrate(ctx context.Context) error
+}
+
+// ListQuery selects a page of an organization's aliases.
+type ListQuery struct {
+	// Type limits the page to one type; empty means both.
+	Type  Type
+	After *Cursor
+	Limit int
+}
+
+// Org is an organization: the owner of aliases and tokens.
+type Org struct {
+	ID        string    `json:"org_id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// TokenInfo describes an organization token; the token itself is never kept.
+type TokenInfo struct {
+	ID        string     `json:"token_id"`
+	OrgID     string     `json:"org_id"`
+	Name      string     `json:"name"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+}
+
+// NewOrgID and NewTokenID make the IDs of organizations and tokens; their
+// prefixes tell an operator which is which in logs and CLI output.
+func NewOrgID() string   { return "org_" + randomString(16, idAlphabet) }
+func NewTokenID() string { return "tok_" + randomString(16, idAlphabet) }

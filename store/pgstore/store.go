@@ -1,0 +1,203 @@
+// Package pgstore keeps linkgate's organizations, tokens and aliases in
+// PostgreSQL through a pgx connection pool.
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/linkgate/linkgate/aliasapi"
+)
+
+// Store is an aliasapi.Store on PostgreSQL.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// Open makes a pool for the database at dsn. Like pgxpool itself it does
+// not connect: the first query does, so opening is safe where no database
+// may be touched (caddy validate, config reloads).
+func Open(dsn string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx quotes the DSN in some parse errors; never pass it on.
+		return nil, errors.New("the PostgreSQL connection string cannot be parsed")
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("creating the PostgreSQL pool: %w", err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Pool returns the store's connection pool.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Close closes the pool and every connection in it.
+func (s *Store) Close() { s.pool.Close() }
+
+const aliasColumns = `id, org_id, type, coalesce(name, ''), coalesce(passcode, ''),
+	coalesce(jwt_secret, ''), coalesce(stream_key, ''), expired_at, inserted_at, updated_at, version`
+
+func scanAlias(row pgx.Row) (aliasapi.Alias, error) {
+	var a aliasapi.Alias
+	err := row.Scan(&a.ID, &a.OrgID, &a.Type, &a.Name, &a.Passcode, &a.JWTSecret, &a.StreamKey,
+		&a.ExpiredAt, &a.InsertedAt, &a.UpdatedAt, &a.Version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return a, aliasapi.ErrNotFound
+	}
+	return a, err
+}
+
+// Alias implements aliasapi.Store.
+func (s *Store) Alias(ctx context.Context, id string) (aliasapi.Alias, error) {
+	return scanAlias(s.pool.QueryRow(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE id = $1", id))
+}
+
+// Aliases implements aliasapi.Store.
+func (s *Store) Aliases(ctx context.Context, orgID string, q aliasapi.ListQuery) ([]aliasapi.Alias, error) {
+	var afterTime *time.Time
+	var afterID string
+	if q.After != nil {
+		afterTime, afterID = &q.After.InsertedAt, q.After.ID
+	}
+	rows, err := s.pool.Query(ctx, "SELECT "+aliasColumns+` FROM aliases
+		WHERE org_id = $1
+		  AND ($2 = '' OR type = $2)
+		  AND ($3::timestamptz IS NULL OR (inserted_at, id) > ($3, $4))
+		ORDER BY inserted_at, id
+		LIMIT $5`, orgID, string(q.Type), afterTime, afterID, q.Limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (aliasapi.Alias, error) { return scanAlias(row) })
+}
+
+// CreateAlias implements aliasapi.Store.
+func (s *Store) CreateAlias(ctx context.Context, a aliasapi.Alias) (aliasapi.Alias, error) {
+	row := s.pool.QueryRow(ctx, `INSERT INTO aliases (id, org_id, type, name, passcode, jwt_secret, stream_key, expired_at)
+		VALUES ($1, $2, $3, NULLIF($4, ''), NULLIF($5, ''), NULLIF($6, ''), NULLIF($7, ''), $8)
+		RETURNING `+aliasColumns,
+		a.ID, a.OrgID, string(a.Type), a.Name, a.Passcode, a.JWTSecret, a.StreamKey, a.ExpiredAt)
+	created, err := scanAlias(row)
+	return created, uniqueViolation(err)
+}
+
+// UpdateAlias implements aliasapi.Store. The version moves in a trigger, so
+// an update that changes nothing leaves it, and sessions, alone.
+func (s *Store) UpdateAlias(ctx context.Context, orgID, id string, p aliasapi.Patch) (aliasapi.Alias, error) {
+	var typ *string
+	if p.Type != nil {
+		t := string(*p.Type)
+		typ = &t
+	}
+	row := s.pool.QueryRow(ctx, `UPDATE aliases SET
+			type       = coalesce($3, type),
+			name       = CASE WHEN $4 THEN NULLIF($5, '') ELSE name END,
+			passcode   = CASE WHEN $6 THEN NULLIF($7, '') ELSE passcode END,
+			jwt_secret = CASE WHEN $8 THEN NULLIF($9, '') ELSE jwt_secret END,
+			stream_key = CASE WHEN $10 THEN NULLIF($11, '') ELSE stream_key END,
+			expired_at = coalesce($12, expired_at)
+		WHERE id = $1 AND org_id = $2
+		RETURNING `+aliasColumns,
+		id, orgID, typ,
+		p.Name.Set, p.Name.Value,
+		p.Passcode.Set, p.Passcode.Value,
+		p.JWTSecret.Set, p.JWTSecret.Value,
+		p.StreamKey.Set, p.StreamKey.Value,
+		p.ExpiredAt)
+	updated, err := scanAlias(row)
+	return updated, uniqueViolation(err)
+}
+
+// DeleteAlias implements aliasapi.Store.
+func (s *Store) DeleteAlias(ctx context.Context, orgID, id string) error {
+	tag, err := s.pool.Exec(ctx, "DELETE FROM aliases WHERE id = $1 AND org_id = $2", id, orgID)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return aliasapi.ErrNotFound
+	}
+	return nil
+}
+
+// uniqueViolation turns the unique constraints of aliases into the errors
+// the API answers.
+func uniqueViolation(err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		switch pgErr.ConstraintName {
+		case "aliases_pkey":
+			return aliasapi.ErrIDTaken
+		case "aliases_stream_key_unique":
+			return aliasapi.ErrStreamKeyTaken
+		}
+	}
+	return err
+}
+
+// OrgByToken implements aliasapi.Store.
+func (s *Store) OrgByToken(ctx context.Context, h aliasapi.TokenHash) (string, error) {
+	var orgID string
+	err := s.pool.QueryRow(ctx, "SELECT org_id FROM org_tokens WHERE token_hash = $1 AND revoked_at IS NULL", h[:]).Scan(&orgID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", aliasapi.ErrNotFound
+	}
+	return orgID, err
+}
+
+// CreateOrg implements aliasapi.Store.
+func (s *Store) CreateOrg(ctx context.Context, name string) (aliasapi.Org, error) {
+	o := aliasapi.Org{ID: aliasapi.NewOrgID(), Name: name}
+	err := s.pool.QueryRow(ctx, "INSERT INTO organizations (id, name) VALUES ($1, $2) RETURNING created_at", o.ID, o.Name).Scan(&o.CreatedAt)
+	return o, err
+}
+
+const tokenColumns = "id, org_id, name, created_at, revoked_at"
+
+func scanToken(row pgx.Row) (aliasapi.TokenInfo, error) {
+	var t aliasapi.TokenInfo
+	err := row.Scan(&t.ID, &t.OrgID, &t.Name, &t.CreatedAt, &t.RevokedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, aliasapi.ErrNotFound
+	}
+	return t, err
+}
+
+// CreateToken implements aliasapi.Store.
+func (s *Store) CreateToken(ctx context.Context, orgID, name string, h aliasapi.TokenHash) (aliasapi.TokenInfo, error) {
+	t, err := scanToken(s.pool.QueryRow(ctx, `INSERT INTO org_tokens (id, org_id, name, token_hash)
+		VALUES ($1, $2, $3, $4) RETURNING `+tokenColumns, aliasapi.NewTokenID(), orgID, name, h[:]))
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		return t, aliasapi.ErrNotFound
+	}
+	return t, err
+}
+
+// Tokens implements aliasapi.Store.
+func (s *Store) Tokens(ctx context.Context, orgID string) ([]aliasapi.TokenInfo, error) {
+	rows, err := s.pool.Query(ctx, "SELECT "+tokenColumns+" FROM org_tokens WHERE org_id = $1 ORDER BY created_at, id", orgID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (aliasapi.TokenInfo, error) { return scanToken(row) })
+}
+
+// RevokeToken implements aliasapi.Store.
+func (s *Store) RevokeToken(ctx context.Context, tokenID string) (aliasapi.TokenInfo, error) {
+	return scanToken(s.pool.QueryRow(ctx, `UPDATE org_tokens SET revoked_at = now()
+		WHERE id = $1 AND revoked_at IS NULL RETURNING `+tokenColumns, tokenID))
+}
+
+var _ aliasapi.Store = (*Store)(nil)
