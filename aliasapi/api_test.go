@@ -1,0 +1,514 @@
+package aliasapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/internal/pgtest"
+	"github.com/linkgate/linkgate/store/pgstore"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// env is the API on a fresh database with two organizations.
+type env struct {
+	t        *testing.T
+	url      string
+	store    *pgstore.Store
+	org      string
+	token    string
+	otherOrg string
+	other    string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	s, err := pgstore.Open(pgtest.DB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	api := &aliasapi.API{
+		Store:  s,
+		Rules:  aliasapi.Rules{MinJWTSecretLength: aliasapi.DefaultMinJWTSecretLength},
+		JWT:    aliasapi.NewJWTVerifier(aliasapi.DefaultJWTLeeway, aliasapi.DefaultMaxTokenLifetime, nil),
+		Logger: zap.NewNop(),
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !api.Handles(r) {
+			http.Error(w, "passed on", 299)
+			return
+		}
+		api.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	e := &env{t: t, url: srv.URL, store: s}
+	e.org, e.token = e.newOrg("acme")
+	e.otherOrg, e.other = e.newOrg("rival")
+	return e
+}
+
+func (e *env) newOrg(name string) (orgID, token string) {
+	e.t.Helper()
+	ctx := context.Background()
+	org, err := e.store.CreateOrg(ctx, name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	token, hash := aliasapi.NewOrgToken()
+	if _, err := e.store.CreateToken(ctx, org.ID, "test", hash); err != nil {
+		e.t.Fatal(err)
+	}
+	return org.ID, token
+}
+
+// response is what a client sees of an answer.
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func (r response) data() map[string]any {
+	d, _ := r.body["data"].(map[string]any)
+	return d
+}
+
+func (r response) code() string {
+	errs, _ := r.body["errors"].(map[string]any)
+	code, _ := errs["code"].(string)
+	return code
+}
+
+func (e *env) do(method, path, auth, body string) response {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.url+path, strings.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	r := response{status: res.StatusCode, header: res.Header, raw: string(raw)}
+	if res.StatusCode != 299 && method != http.MethodHead {
+		if ct := res.Header.Get("Content-Type"); ct != "application/json" {
+			e.t.Fatalf("%s %s: Content-Type %q, body %s", method, path, ct, raw)
+		}
+		if err := json.Unmarshal(raw, &r.body); err != nil {
+			e.t.Fatalf("%s %s: body is not JSON: %s", method, path, raw)
+		}
+	}
+	if res.StatusCode >= 400 {
+		errs, ok := r.body["errors"].(map[string]any)
+		if !ok || len(r.body) != 1 || len(errs) != 2 || errs["detail"] == "" || errs["code"] == "" {
+			e.t.Fatalf("%s %s: error body %s is not {\"errors\":{\"detail\",\"code\"}}", method, path, raw)
+		}
+	}
+	return r
+}
+
+func future() int64 { return time.Now().Add(24 * time.Hour).Unix() }
+
+// create makes an alias of the first organization from a JSON body with
+// the expiry filled in.
+func (e *env) create(fields string) map[string]any {
+	e.t.Helper()
+	body := fmt.Sprintf(`{"expired_at":%d,%s}`, future(), fields)
+	r := e.do("POST", "/organization/api/v1/alias/create", e.token, body)
+	if r.status != http.StatusCreated {
+		e.t.Fatalf("create %s: %d %s", body, r.status, r.raw)
+	}
+	return r.data()
+}
+
+// expire moves an alias's expiry into the past, as time would.
+func (e *env) expire(id string) {
+	e.t.Helper()
+	if _, err := e.store.Pool().Exec(context.Background(), "UPDATE aliases SET expired_at = now() - interval '1 minute' WHERE id = $1", id); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+const (
+	secret    = "0123456789abcdef0123456789abcdef"
+	streamKey = "sk-0123456789abcdef"
+)
+
+var aliasKeys = []string{"id", "type", "name", "passcode", "jwt_secret", "stream_key", "expired_at", "inserted_at"}
+
+func checkShape(t *testing.T, d map[string]any) {
+	t.Helper()
+	if len(d) != len(aliasKeys) {
+		t.Fatalf("alias has keys %v, want exactly %v", d, aliasKeys)
+	}
+	for _, k := range aliasKeys {
+		if _, ok := d[k]; !ok {
+			t.Fatalf("alias lacks %q: %v", k, d)
+		}
+	}
+}
+
+// secrets returns the passcode, jwt_secret and stream_key a caller saw.
+func secrets(d map[string]any) [3]any {
+	return [3]any{d["passcode"], d["jwt_secret"], d["stream_key"]}
+}
+
+func TestCreate(t *testing.T) {
+	e := newEnv(t)
+	d := e.create(`"type":"live","name":"Launch","passcode":"open-sesame","jwt_secret":"` + secret + `","stream_key":"` + streamKey + `"`)
+	checkShape(t, d)
+	if id, _ := d["id"].(string); len(id) != 12 || strings.Trim(id, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
+		t.Errorf("id %q is not 12 characters of [a-z0-9]", id)
+	}
+	if d["type"] != "live" || d["name"] != "Launch" || secrets(d) != [3]any{"open-sesame", secret, streamKey} {
+		t.Errorf("created alias %v does not hold what was sent", d)
+	}
+	if ins := int64(d["inserted_at"].(float64)); ins < time.Now().Add(-time.Minute).Unix() || ins > time.Now().Add(time.Minute).Unix() {
+		t.Errorf("inserted_at %d is not now", ins)
+	}
+	bare := e.create(`"type":"conference"`)
+	checkShape(t, bare)
+	if bare["name"] != nil || secrets(bare) != [3]any{nil, nil, nil} {
+		t.Errorf("unset fields are not null: %v", bare)
+	}
+}
+
+func TestCreateRefusals(t *testing.T) {
+	e := newEnv(t)
+	e.create(`"type":"live","stream_key":"` + streamKey + `"`)
+	tests := []struct {
+		name   string
+		auth   string
+		body   string
+		status int
+		code   string
+	}{
+		{"no token", "", `{"type":"live","expired_at":%d}`, 401, "unauthorized"},
+		{"made-up token", "lgo_notatoken", `{"type":"live","expired_at":%d}`, 401, "unauthorized"},
+		{"missing type", e.token, `{"expired_at":%d}`, 400, "missing_field"},
+		{"bad type", e.token, `{"type":"radio","expired_at":%d}`, 400, "invalid_field"},
+		{"past expiry", e.token, `{"type":"live","expired_at":1737456308%.0d}`, 400, "invalid_field"},
+		{"short passcode", e.token, `{"type":"live","passcode":"abc","expired_at":%d}`, 400, "invalid_field"},
+		{"short jwt_secret", e.token, `{"type":"live","jwt_secret":"short","expired_at":%d}`, 400, "invalid_field"},
+		{"short stream key", e.token, `{"type":"live","stream_key":"short","expired_at":%d}`, 400, "invalid_field"},
+		{"taken stream key", e.token, `{"type":"live","stream_key":"` + streamKey + `","expired_at":%d}`, 400, "stream_key_taken"},
+		{"unknown key", e.token, `{"type":"live","expired_at":%d,"owner":"me"}`, 400, "unknown_field"},
+		{"not JSON", e.token, `type=live&expired_at=%d`, 400, "invalid_json"},
+		{"body over 64 KiB", e.token, `{"type":"live","expired_at":%d,"name":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "body_too_large"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := tt.body
+			if strings.Contains(body, "%d") {
+				body = fmt.Sprintf(body, future())
+			} else if strings.Contains(body, "%.0d") {
+				body = strings.Replace(body, "%.0d", "", 1)
+			}
+			r := e.do("POST", "/organization/api/v1/alias/create", tt.auth, body)
+			if r.status != tt.status || r.code() != tt.code {
+				t.Fatalf("got %d %s (%s), want %d %s", r.status, r.code(), r.raw, tt.status, tt.code)
+			}
+			if tt.status == 401 && !strings.HasPrefix(r.header.Get("WWW-Authenticate"), `Bearer realm="linkgate"`) {
+				t.Errorf("401 without the Bearer challenge: %q", r.header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+	// A refused request loses nothing and adds nothing.
+	list := e.do("GET", "/organization/api/v1/aliases", e.token, "")
+	if n := len(list.body["entries"].([]any)); n != 1 {
+		t.Fatalf("after the refusals the organization has %d aliases, want 1", n)
+	}
+}
+
+func TestRetrieveWhoSeesWhat(t *testing.T) {
+	e := newEnv(t)
+	full := `,"passcode":"open-sesame","jwt_secret":"` + secret + `","stream_key":"` + streamKey + `"`
+	protected := e.create(`"type":"live"` + full)["id"].(string)
+	public := e.create(`"type":"conference","name":"Open room"`)["id"].(string)
+	expired := e.create(`"type":"live","passcode":"open-sesame"`)["id"].(string)
+	e.expire(expired)
+	revokedOrg, revoked := e.newOrg("gone")
+	tokens, _ := e.store.Tokens(context.Background(), revokedOrg)
+	if _, err := e.store.RevokeToken(context.Background(), tokens[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	none := [3]any{nil, nil, nil}
+	tests := []struct {
+		name    string
+		path    string
+		auth    string
+		status  int
+		secrets [3]any
+		invalid bool // 401 says error="invalid_token"
+	}{
+		{"owner token", protected, e.token, 200, [3]any{"open-sesame", secret, streamKey}, false},
+		{"owner token with Bearer", protected, "Bearer " + e.token, 200, [3]any{"open-sesame", secret, streamKey}, false},
+		{"right passcode", protected + "?passcode=open-sesame", "", 200, none, false},
+		{"wrong passcode", protected + "?passcode=guess", "", 401, none, true},
+		{"empty passcode", protected + "?passcode=", "", 401, none, true},
+		{"no credential", protected, "", 401, none, false},
+		{"other organization's token", protected, e.other, 404, none, false},
+		{"other organization's token and the passcode", protected + "?passcode=open-sesame", e.other, 200, none, false},
+		{"revoked token", protected, revoked, 401, none, true},
+		{"token with a bad checksum", protected, e.token[:len(e.token)-1] + "x", 401, none, true},
+		{"garbage credential", protected, "Basic dXNlcjpwYXNz", 401, none, true},
+		{"public alias, anyone", public, "", 200, none, false},
+		{"public alias, other organization", public, e.other, 200, none, false},
+		{"expired alias, passcode", expired + "?passcode=open-sesame", "", 404, none, false},
+		{"expired alias, owner", expired, e.token, 200, [3]any{"open-sesame", nil, nil}, false},
+		{"unknown alias", "zzzzzzzzzzzz", e.token, 404, none, false},
+		{"impossible ID", "no%20such", "", 404, none, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do("GET", "/api/v1/alias/"+tt.path, tt.auth, "")
+			if r.status != tt.status {
+				t.Fatalf("got %d %s, want %d", r.status, r.raw, tt.status)
+			}
+			switch tt.status {
+			case 200:
+				checkShape(t, r.data())
+				if got := secrets(r.data()); got != tt.secrets {
+					t.Fatalf("saw secrets %v, want %v", got, tt.secrets)
+				}
+			case 401:
+				want := `Bearer realm="linkgate"`
+				if tt.invalid {
+					want += `, error="invalid_token"`
+				}
+				if got := r.header.Get("WWW-Authenticate"); got != want {
+					t.Fatalf("WWW-Authenticate %q, want %q", got, want)
+				}
+			case 404:
+				if r.code() != "alias_not_found" {
+					t.Fatalf("code %q, want alias_not_found", r.code())
+				}
+			}
+		})
+	}
+}
+
+func TestListPagination(t *testing.T) {
+	e := newEnv(t)
+	var ids []string
+	for i := range 5 {
+		typ := "live"
+		if i%2 == 1 {
+			typ = "conference"
+		}
+		ids = append(ids, e.create(`"type":"` + typ + `","passcode":"pass-` + fmt.Sprint(i) + `"`)["id"].(string))
+	}
+	e.do("POST", "/organization/api/v1/alias/create", e.other, fmt.Sprintf(`{"type":"live","expired_at":%d}`, future()))
+
+	page := func(query string) ([]string, string) {
+		t.Helper()
+		r := e.do("GET", "/organization/api/v1/aliases"+query, e.token, "")
+		if r.status != 200 {
+			t.Fatalf("list %s: %d %s", query, r.status, r.raw)
+		}
+		var got []string
+		for _, entry := range r.body["entries"].([]any) {
+			d := entry.(map[string]any)["data"].(map[string]any)
+			checkShape(t, d)
+			if d["passcode"] == nil {
+				t.Fatalf("the owner's list hides the passcode: %v", d)
+			}
+			got = append(got, d["id"].(string))
+		}
+		after, _ := r.body["after"].(string)
+		if _, ok := r.body["after"]; !ok {
+			t.Fatalf("list %s has no after key", query)
+		}
+		return got, after
+	}
+
+	all, after := page("")
+	if fmt.Sprint(all) != fmt.Sprint(ids) || after != "" {
+		t.Fatalf("whole list %v (after %q), want %v in insertion order and no next page", all, after, ids)
+	}
+	lives, _ := page("?type=live")
+	if fmt.Sprint(lives) != fmt.Sprint([]string{ids[0], ids[2], ids[4]}) {
+		t.Fatalf("type=live gave %v", lives)
+	}
+
+	// Walk pages of two while the list changes under the cursor: what
+	// existed throughout is seen exactly once, in order.
+	first, after := page("?limit=2")
+	if fmt.Sprint(first) != fmt.Sprint(ids[:2]) || after == "" {
+		t.Fatalf("first page %v after %q", first, after)
+	}
+	if r := e.do("DELETE", "/organization/api/v1/alias/delete/"+ids[1], e.token, ""); r.status != 200 {
+		t.Fatal(r.raw)
+	}
+	if r := e.do("DELETE", "/organization/api/v1/alias/delete/"+ids[2], e.token, ""); r.status != 200 {
+		t.Fatal(r.raw)
+	}
+	added := e.create(`"type":"live","passcode":"pass-new"`)["id"].(string)
+	second, after := page("?limit=2&after=" + after)
+	if fmt.Sprint(second) != fmt.Sprint([]string{ids[3], ids[4]}) || after == "" {
+		t.Fatalf("second page %v after %q", second, after)
+	}
+	third, after := page("?limit=2&after=" + after)
+	if fmt.Sprint(third) != fmt.Sprint([]string{added}) || after != "" {
+		t.Fatalf("third page %v after %q, want the new alias and no next page", third, after)
+	}
+
+	theirs := e.do("GET", "/organization/api/v1/aliases", e.other, "")
+	if n := len(theirs.body["entries"].([]any)); n != 1 {
+		t.Fatalf("the other organization lists %d aliases, want its own 1", n)
+	}
+
+	for _, q := range []string{"?type=vod", "?after=garbage", "?limit=0", "?limit=501", "?limit=ten"} {
+		if r := e.do("GET", "/organization/api/v1/aliases"+q, e.token, ""); r.status != 400 {
+			t.Errorf("list %s: %d, want 400", q, r.status)
+		}
+	}
+	if r := e.do("GET", "/organization/api/v1/aliases", "", ""); r.status != 401 {
+		t.Errorf("list without a token: %d", r.status)
+	}
+}
+
+func TestListDefaultLimit(t *testing.T) {
+	e := newEnv(t)
+	for range aliasapi.DefaultListLimit + 1 {
+		e.create(`"type":"live"`)
+	}
+	r := e.do("GET", "/organization/api/v1/aliases", e.token, "")
+	if n := len(r.body["entries"].([]any)); n != aliasapi.DefaultListLimit || r.body["after"] == nil {
+		t.Fatalf("got %d entries and after %v, want %d and a cursor", n, r.body["after"], aliasapi.DefaultListLimit)
+	}
+}
+
+func TestUpdate(t *testing.T) {
+	e := newEnv(t)
+	d := e.create(`"type":"live","name":"Before","passcode":"open-sesame","stream_key":"` + streamKey + `"`)
+	id := d["id"].(string)
+	taken := e.create(`"type":"live","stream_key":"sk-taken-0123456789"`)["id"].(string)
+	foreign := ""
+	if r := e.do("POST", "/organization/api/v1/alias/create", e.other, fmt.Sprintf(`{"type":"live","name":"Theirs","expired_at":%d}`, future())); r.status == 201 {
+		foreign = r.data()["id"].(string)
+	}
+
+	r := e.do("POST", "/organization/api/v1/alias/update/"+id, e.token, `{"name":"After"}`)
+	if r.status != 200 || r.data()["name"] != "After" || r.data()["passcode"] != "open-sesame" || r.data()["type"] != "live" {
+		t.Fatalf("partial update: %d %s", r.status, r.raw)
+	}
+	checkShape(t, r.data())
+	r = e.do("POST", "/organization/api/v1/alias/update/"+id, e.token, `{"type":"conference","passcode":null,"stream_key":null}`)
+	if r.status != 200 || r.data()["type"] != "conference" || r.data()["passcode"] != nil || r.data()["stream_key"] != nil || r.data()["name"] != "After" {
+		t.Fatalf("update with nulls: %d %s", r.status, r.raw)
+	}
+	if r.data()["inserted_at"] != d["inserted_at"] {
+		t.Errorf("inserted_at moved from %v to %v", d["inserted_at"], r.data()["inserted_at"])
+	}
+	// The freed stream key can be taken by another alias.
+	if r := e.do("POST", "/organization/api/v1/alias/update/"+taken, e.token, `{"stream_key":"`+streamKey+`"}`); r.status != 200 {
+		t.Fatalf("taking a freed stream key: %d %s", r.status, r.raw)
+	}
+
+	tests := []struct {
+		name, id, auth, body, code string
+		status                     int
+	}{
+		{"unknown alias", "zzzzzzzzzzzz", e.token, `{"name":"x"}`, "alias_not_found", 400},
+		{"another organization's alias", foreign, e.token, `{"name":"Mine now"}`, "alias_not_found", 400},
+		{"type null", id, e.token, `{"type":null}`, "invalid_field", 400},
+		{"expired_at null", id, e.token, `{"expired_at":null}`, "invalid_field", 400},
+		{"expired_at past", id, e.token, `{"expired_at":1000}`, "invalid_field", 400},
+		{"taken stream key", id, e.token, `{"stream_key":"` + streamKey + `"}`, "stream_key_taken", 400},
+		{"unknown key", id, e.token, `{"nmae":"typo"}`, "unknown_field", 400},
+		{"not JSON", id, e.token, `name=x`, "invalid_json", 400},
+		{"no token", id, "", `{"name":"x"}`, "unauthorized", 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do("POST", "/organization/api/v1/alias/update/"+tt.id, tt.auth, tt.body)
+			if r.status != tt.status || r.code() != tt.code {
+				t.Fatalf("got %d %s, want %d %s", r.status, r.raw, tt.status, tt.code)
+			}
+		})
+	}
+	// Nothing the refusals touched changed.
+	r = e.do("GET", "/api/v1/alias/"+id, e.token, "")
+	if r.data()["name"] != "After" || r.data()["type"] != "conference" {
+		t.Fatalf("a refused update changed the alias: %s", r.raw)
+	}
+	r = e.do("GET", "/api/v1/alias/"+foreign, e.other, "")
+	if r.data()["name"] != "Theirs" {
+		t.Fatalf("another organization changed an alias: %s", r.raw)
+	}
+}
+
+func TestDelete(t *testing.T) {
+	e := newEnv(t)
+	id := e.create(`"type":"live","passcode":"open-sesame"`)["id"].(string)
+	if r := e.do("DELETE", "/organization/api/v1/alias/delete/"+id, e.other, ""); r.status != 404 {
+		t.Fatalf("another organization deleting: %d", r.status)
+	}
+	if r := e.do("DELETE", "/organization/api/v1/alias/delete/"+id, "", ""); r.status != 401 {
+		t.Fatalf("deleting without a token: %d", r.status)
+	}
+	r := e.do("DELETE", "/organization/api/v1/alias/delete/"+id, "Bearer "+e.token, "")
+	if r.status != 200 || r.raw != `{"message":"Alias deleted successfully."}`+"\n" {
+		t.Fatalf("delete: %d %s", r.status, r.raw)
+	}
+	if r := e.do("DELETE", "/organization/api/v1/alias/delete/"+id, e.token, ""); r.status != 404 || r.code() != "alias_not_found" {
+		t.Fatalf("deleting twice: %d %s", r.status, r.raw)
+	}
+	if r := e.do("GET", "/api/v1/alias/"+id+"?passcode=open-sesame", "", ""); r.status != 404 {
+		t.Fatalf("a deleted alias still answers: %d", r.status)
+	}
+}
+
+func TestRoutingAndMethods(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		method, path string
+		status       int
+		allow        string
+	}{
+		{"POST", "/api/v1/alias/abc", 405, "GET, HEAD"},
+		{"GET", "/organization/api/v1/alias/create", 405, "POST"},
+		{"GET", "/organization/api/v1/alias/update/abc", 405, "POST"},
+		{"POST", "/organization/api/v1/alias/delete/abc", 405, "DELETE"},
+		{"PUT", "/organization/api/v1/aliases", 405, "GET, HEAD"},
+		{"GET", "/live/abc", 299, ""},
+		{"GET", "/api/v1/alias/abc/extra", 299, ""},
+		{"GET", "/api/v2/alias/abc", 299, ""},
+	}
+	for _, tt := range tests {
+		r := e.do(tt.method, tt.path, e.token, "")
+		if r.status != tt.status || r.header.Get("Allow") != tt.allow {
+			t.Errorf("%s %s: %d Allow %q, want %d Allow %q", tt.method, tt.path, r.status, r.header.Get("Allow"), tt.status, tt.allow)
+		}
+	}
+}
+
+func TestResponsesAreNotCached(t *testing.T) {
+	e := newEnv(t)
+	id := e.create(`"type":"live"`)["id"].(string)
+	r := e.do("GET", "/api/v1/alias/"+id, e.token, "")
+	if r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("a response with secrets may be cached: Cache-Control %q", r.header.Get("Cache-Control"))
+	}
+}
