@@ -54,7 +54,9 @@ func TestRetrieveWithJWT(t *testing.T) {
 		}
 		return c
 	}
-	hs256 := func(extra jwt.MapClaims) string { return sign(t, jwt.SigningMethodHS256, []byte(secret), claims(extra)) }
+	hs256 := func(extra jwt.MapClaims) string {
+		return sign(t, jwt.SigningMethodHS256, []byte(secret), claims(extra))
+	}
 
 	none := [3]any{nil, nil, nil}
 	host := [3]any{passcode, nil, streamKey}

@@ -45,6 +45,10 @@ type Store interface {
 	// unrevoked token with that ID.
 	RevokeToken(ctx context.Context, tokenID string) (TokenInfo, error)
 
+	// SessionKey returns the key that signs session cookies, creating it
+	// on first use; every node of a deployment gets the same key.
+	SessionKey(ctx context.Context) ([]byte, error)
+
 	// Migrate brings the schema up to date; safe to call from several
 	// processes at once.
 	Migrate(ctx context.Context) error

@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/linkgate/linkgate/aliasapi"
 	"github.com/linkgate/linkgate/store/pgstore"
@@ -53,6 +55,11 @@ type App struct {
 	// its iat (default 24h).
 	MaxTokenLifetime caddy.Duration `json:"max_token_lifetime,omitempty"`
 
+	// ThrottleCapacity is about how many clients the brute-force protection
+	// of each alias_auth setting tracks (default 100000; 32 bytes each).
+	// Its memory is fixed: more clients make it forget the stalest.
+	ThrottleCapacity int `json:"throttle_capacity,omitempty"`
+
 	dsn    string
 	shared *sharedStore
 	jwt    *aliasapi.JWTVerifier
@@ -65,6 +72,48 @@ type sharedStore struct {
 	*pgstore.Store
 	migrateMu sync.Mutex
 	migrated  bool
+
+	// tokens outlives reloads: what a JWT proved does not depend on config.
+	tokens *aliasapi.TokenCache
+
+	signer      atomic.Pointer[aliasapi.SessionSigner]
+	signerLoads singleflight.Group
+	// signerRetry is when a failed key load may be tried again (Unix ns).
+	signerRetry atomic.Int64
+}
+
+// sessions returns the session cookie signer, loading the shared key if
+// Start could not: the gateway works without cookies until it can.
+func (s *sharedStore) sessions() *aliasapi.SessionSigner {
+	if signer := s.signer.Load(); signer != nil {
+		return signer
+	}
+	if time.Now().UnixNano() < s.signerRetry.Load() {
+		return nil
+	}
+	v, _, _ := s.signerLoads.Do("", func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), aliasapi.DefaultQueryTimeout)
+		defer cancel()
+		if err := s.loadSessionKey(ctx); err != nil {
+			s.signerRetry.Store(time.Now().Add(5 * time.Second).UnixNano())
+			return nil, err
+		}
+		return s.signer.Load(), nil
+	})
+	signer, _ := v.(*aliasapi.SessionSigner)
+	return signer
+}
+
+func (s *sharedStore) loadSessionKey(ctx context.Context) error {
+	if s.signer.Load() != nil {
+		return nil
+	}
+	key, err := s.SessionKey(ctx)
+	if err != nil {
+		return err
+	}
+	s.signer.Store(aliasapi.NewSessionSigner(key))
+	return nil
 }
 
 // Destruct closes the pool once no config uses it.
@@ -98,6 +147,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.MaxTokenLifetime <= 0 {
 		a.MaxTokenLifetime = caddy.Duration(aliasapi.DefaultMaxTokenLifetime)
 	}
+	if a.ThrottleCapacity <= 0 {
+		a.ThrottleCapacity = aliasapi.DefaultLimiterCapacity
+	}
 	a.jwt = aliasapi.NewJWTVerifier(time.Duration(a.JWTLeeway), time.Duration(a.MaxTokenLifetime), nil)
 
 	dsn, err := resolveDatabase(a.Database)
@@ -109,7 +161,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return nil, err
 		}
-		return &sharedStore{Store: s}, nil
+		return &sharedStore{Store: s, tokens: aliasapi.NewTokenCache(aliasapi.DefaultTokenCacheSize)}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("linkgate: %w", err)
@@ -132,11 +184,8 @@ func resolveDatabase(database string) (string, error) {
 }
 
 // Start applies the migrations, once per database and process, unless
-// auto_migrate is off.
+// auto_migrate is off, and loads the key that signs session cookies.
 func (a *App) Start() error {
-	if a.AutoMigrate != nil && !*a.AutoMigrate {
-		return nil
-	}
 	s := a.shared
 	s.migrateMu.Lock()
 	defer s.migrateMu.Unlock()
@@ -145,11 +194,16 @@ func (a *App) Start() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := s.Migrate(ctx); err != nil {
-		return fmt.Errorf("linkgate: migrating the database: %w", err)
+	if a.AutoMigrate == nil || *a.AutoMigrate {
+		if err := s.Migrate(ctx); err != nil {
+			return fmt.Errorf("linkgate: migrating the database: %w", err)
+		}
+		a.logger.Info("database schema up to date")
+	}
+	if err := s.loadSessionKey(ctx); err != nil {
+		a.logger.Warn("session cookie key not loaded yet; sessions start once the database answers", zap.Error(err))
 	}
 	s.migrated = true
-	a.logger.Info("database schema up to date")
 	return nil
 }
 
@@ -164,6 +218,61 @@ func (a *App) Cleanup() error {
 	_, err := stores.Delete(a.dsn)
 	a.shared = nil
 	return err
+}
+
+// gate returns a Gate over the app's store and shared state, for one
+// handler.
+func (a *App) gate(logger *zap.Logger) *aliasapi.Gate {
+	timeout := time.Duration(a.QueryTimeout)
+	s := a.shared
+	return &aliasapi.Gate{
+		Alias: func(ctx context.Context, id string) (*aliasapi.Alias, error) {
+			ctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			alias, err := s.Alias(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			return &alias, nil
+		},
+		OrgByToken: func(ctx context.Context, h aliasapi.TokenHash) (string, error) {
+			ctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			return s.OrgByToken(ctx, h)
+		},
+		JWT:      a.jwt,
+		Tokens:   s.tokens,
+		Sessions: s.sessions,
+		Logger:   logger,
+	}
+}
+
+// limiters holds the failure tables across reloads, one per setting, so a
+// reload neither forgets who was guessing nor allocates a new table.
+var limiters = caddy.NewUsagePool()
+
+type limiterHandle struct {
+	*aliasapi.Limiter
+	key string
+}
+
+func (l *limiterHandle) Destruct() error { return nil }
+
+func (l *limiterHandle) release() error {
+	_, err := limiters.Delete(l.key)
+	return err
+}
+
+// limiter returns the failure table for a limit and window.
+func (a *App) limiter(limit int, window time.Duration) (*limiterHandle, error) {
+	key := fmt.Sprintf("%d/%s/%d", limit, window, a.ThrottleCapacity)
+	v, _, err := limiters.LoadOrNew(key, func() (caddy.Destructor, error) {
+		return &limiterHandle{Limiter: aliasapi.NewLimiter(limit, window, a.ThrottleCapacity, nil), key: key}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*limiterHandle), nil
 }
 
 // Store returns the alias store of the app.

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -16,6 +17,10 @@ func init() {
 	// Before handle, so the API answers beside the handle blocks of the
 	// routes it protects without a route block or an order option.
 	httpcaddyfile.RegisterDirectiveOrder("alias_api", httpcaddyfile.Before, "handle")
+	httpcaddyfile.RegisterHandlerDirective("alias_auth", parseAliasAuth)
+	// With the other authentication handlers: after basic_auth, before
+	// anything that would act on the request for the client.
+	httpcaddyfile.RegisterDirectiveOrder("alias_auth", httpcaddyfile.After, "basic_auth")
 }
 
 // parseGlobalOption sets up the linkgate app from the global option:
@@ -27,6 +32,7 @@ func init() {
 //		jwt_leeway            <duration>
 //		max_token_lifetime    <duration>
 //		min_jwt_secret_length <bytes>
+//		throttle_capacity     <clients>
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 	app := new(App)
@@ -70,12 +76,16 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				"jwt_leeway":         &a.JWTLeeway,
 				"max_token_lifetime": &a.MaxTokenLifetime,
 			}[name] = caddy.Duration(dur)
-		case "min_jwt_secret_length":
+		case "min_jwt_secret_length", "throttle_capacity":
 			n, err := strconv.Atoi(val)
 			if err != nil || n < 1 {
-				return d.Errf("min_jwt_secret_length: %q is not a positive number of bytes", val)
+				return d.Errf("%s: %q is not a positive number", name, val)
 			}
-			a.MinJWTSecretLength = n
+			if name == "throttle_capacity" {
+				a.ThrottleCapacity = n
+			} else {
+				a.MinJWTSecretLength = n
+			}
 		default:
 			return d.Errf("unrecognized linkgate option %q", name)
 		}
@@ -105,4 +115,103 @@ func parseAliasAPI(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) 
 		return nil, h.Errf("unrecognized subdirective %q: alias_api takes none", h.Val())
 	}
 	return new(AliasAPI), nil
+}
+
+// parseAliasAuth sets up the alias_auth handler:
+//
+//	alias_auth live|conference {
+//		id                  <placeholder>
+//		require             viewer|publish|host
+//		forward_credentials
+//		session_lifetime    <duration>|off
+//		passcode_page       on|off
+//		throttle            <failures> <window>|off
+//	}
+func parseAliasAuth(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	a := new(AliasAuth)
+	if err := a.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// UnmarshalCaddyfile reads the alias_auth directive; see parseAliasAuth.
+func (a *AliasAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	if !d.NextArg() {
+		return d.Errf("alias_auth needs the alias type: live or conference")
+	}
+	a.Type = d.Val()
+	if a.Type != "live" && a.Type != "conference" {
+		return d.Errf("alias_auth: type must be live or conference, not %q", a.Type)
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		name := d.Val()
+		args := d.RemainingArgs()
+		switch name {
+		case "id":
+			if len(args) != 1 {
+				return d.ArgErr()
+			}
+			a.ID = args[0]
+		case "require":
+			if len(args) != 1 {
+				return d.ArgErr()
+			}
+			if _, err := parseRequirement(args[0]); err != nil {
+				return d.Err(err.Error())
+			}
+			a.Require = args[0]
+		case "forward_credentials":
+			if len(args) != 0 {
+				return d.ArgErr()
+			}
+			a.ForwardCredentials = true
+		case "session_lifetime":
+			if len(args) != 1 {
+				return d.ArgErr()
+			}
+			if args[0] == "off" {
+				a.SessionLifetime = -1
+				continue
+			}
+			dur, err := caddy.ParseDuration(args[0])
+			if err != nil || dur <= 0 {
+				return d.Errf("session_lifetime: %q is not a positive duration or off", args[0])
+			}
+			a.SessionLifetime = caddy.Duration(dur)
+		case "passcode_page":
+			if len(args) != 1 {
+				return d.ArgErr()
+			}
+			on, err := parseOnOff(d, args[0])
+			if err != nil {
+				return err
+			}
+			a.PasscodePage = &on
+		case "throttle":
+			switch {
+			case len(args) == 1 && args[0] == "off":
+				a.FailureLimit = -1
+			case len(args) == 2:
+				n, err := strconv.Atoi(args[0])
+				if err != nil || n < 1 {
+					return d.Errf("throttle: %q is not a positive number of failures", args[0])
+				}
+				dur, err := caddy.ParseDuration(args[1])
+				if err != nil || dur < time.Second {
+					return d.Errf("throttle: %q is not a duration of at least 1s", args[1])
+				}
+				a.FailureLimit, a.FailureWindow = n, caddy.Duration(dur)
+			default:
+				return d.ArgErr()
+			}
+		default:
+			return d.Errf("unrecognized alias_auth subdirective %q", name)
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ package pgstore
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -198,6 +199,20 @@ func (s *Store) Tokens(ctx context.Context, orgID string) ([]aliasapi.TokenInfo,
 func (s *Store) RevokeToken(ctx context.Context, tokenID string) (aliasapi.TokenInfo, error) {
 	return scanToken(s.pool.QueryRow(ctx, `UPDATE org_tokens SET revoked_at = now()
 		WHERE id = $1 AND revoked_at IS NULL RETURNING `+tokenColumns, tokenID))
+}
+
+// SessionKey implements aliasapi.Store. Nodes starting together may race
+// to create the key; ON CONFLICT lets the first win, and the SELECT, a
+// statement of its own, sees whichever did.
+func (s *Store) SessionKey(ctx context.Context) ([]byte, error) {
+	fresh := make([]byte, 32)
+	rand.Read(fresh)
+	if _, err := s.pool.Exec(ctx, "INSERT INTO linkgate_keys (name, key) VALUES ('session', $1) ON CONFLICT (name) DO NOTHING", fresh); err != nil {
+		return nil, err
+	}
+	var key []byte
+	err := s.pool.QueryRow(ctx, "SELECT key FROM linkgate_keys WHERE name = 'session'").Scan(&key)
+	return key, err
 }
 
 var _ aliasapi.Store = (*Store)(nil)

@@ -1,0 +1,517 @@
+package aliasapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Gate decides, request by request, whether a viewer, host or publisher
+// may reach the media backend behind an alias. The Caddy handler
+// alias_auth and the media-server hooks are thin shells around it.
+type Gate struct {
+	// Alias returns an alias by ID, normally from the cache. The returned
+	// alias is shared and must not be changed.
+	Alias func(ctx context.Context, id string) (*Alias, error)
+	// OrgByToken returns the organization holding an unrevoked token.
+	OrgByToken func(ctx context.Context, h TokenHash) (string, error)
+	JWT        *JWTVerifier
+	// Tokens remembers what verified JWTs proved; nil disables it.
+	Tokens *TokenCache
+	// Sessions returns the signer of session cookies, or nil while the
+	// shared key is not loaded: then no cookie is issued or accepted.
+	Sessions func() *SessionSigner
+	Limiter  *Limiter
+	Logger   *zap.Logger
+	Now      func() time.Time
+}
+
+// Route is what one alias_auth asks of the requests it sees.
+type Route struct {
+	Type    Type
+	Require Requirement
+	// ForwardCredentials keeps the credential in what the upstream gets.
+	ForwardCredentials bool
+	// SessionLifetime bounds session cookies; zero issues none.
+	SessionLifetime time.Duration
+	// PasscodePage shows browsers a passcode form instead of a bare 401.
+	PasscodePage bool
+}
+
+// Credential sources, in the order the gateway consults them.
+const (
+	QueryToken       = "token"
+	QueryJWT         = "jwt"
+	QueryAccessToken = "access_token"
+	QueryPasscode    = "passcode"
+	HeaderPasscode   = "X-Alias-Passcode"
+	// formPasscode is the field of the passcode page's form.
+	formPasscode = "linkgate_passcode"
+)
+
+// credentialParams are stripped from the URL the upstream sees.
+var credentialParams = [...]string{QueryToken, QueryJWT, QueryAccessToken, QueryPasscode}
+
+// Errors of Authenticate. A caller answers ErrNoCredential with a
+// challenge, ErrBadCredential with 401 invalid_token (and counts it
+// against the client), ErrForbidden with 403.
+var (
+	ErrNoCredential  = errors.New("no credential")
+	ErrBadCredential = errors.New("credential refused")
+	ErrForbidden     = errors.New("credential lacks the role")
+)
+
+// CredentialKind tells Authenticate how to read a credential.
+type CredentialKind uint8
+
+// The kinds of credential.
+const (
+	// CredentialBearer is read by its shape: a JWT, an organization token
+	// (by its prefix), otherwise a stream key.
+	CredentialBearer CredentialKind = iota + 1
+	CredentialJWT
+	CredentialStreamKey
+	CredentialPasscode
+)
+
+// Credential is one secret a client presented.
+type Credential struct {
+	Kind  CredentialKind
+	Value string
+}
+
+// Authenticate checks credential c against alias a and tells what it grants.
+// It is the one decision behind the gateway and the media-server hooks.
+func (g *Gate) Authenticate(ctx context.Context, a *Alias, c Credential) (Grant, error) {
+	kind := c.Kind
+	if kind == CredentialBearer {
+		switch {
+		case LooksLikeJWT(c.Value):
+			kind = CredentialJWT
+		case strings.HasPrefix(c.Value, OrgTokenPrefix):
+			return g.owner(ctx, a, c.Value)
+		default:
+			kind = CredentialStreamKey
+		}
+	}
+	switch kind {
+	case CredentialJWT:
+		return g.verifyJWT(a, c.Value)
+	case CredentialStreamKey:
+		if CheckStreamKey(a, c.Value) {
+			return Grant{Role: RolePublisher}, nil
+		}
+	case CredentialPasscode:
+		if CheckPasscode(a, c.Value) {
+			return Grant{Role: RoleViewer}, nil
+		}
+	}
+	return Grant{}, ErrBadCredential
+}
+
+func (g *Gate) owner(ctx context.Context, a *Alias, token string) (Grant, error) {
+	h, ok := ParseOrgToken(token)
+	if !ok {
+		return Grant{}, ErrBadCredential
+	}
+	orgID, err := g.OrgByToken(ctx, h)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return Grant{}, ErrBadCredential
+	case err != nil:
+		return Grant{}, err
+	case orgID != a.OrgID:
+		return Grant{}, ErrForbidden
+	}
+	return Grant{Role: RoleOwner}, nil
+}
+
+func (g *Gate) verifyJWT(a *Alias, token string) (Grant, error) {
+	now := g.now()
+	if g.Tokens != nil {
+		if grant, ok := g.Tokens.Get(a, token, now); ok {
+			return grant, nil
+		}
+	}
+	grant, err := g.JWT.Verify(a, token)
+	if err != nil {
+		if g.Logger != nil {
+			if ce := g.Logger.Check(zap.DebugLevel, "JWT refused"); ce != nil {
+				ce.Write(zap.String("alias", a.ID), zap.Error(err))
+			}
+		}
+		return Grant{}, ErrBadCredential
+	}
+	if g.Tokens != nil {
+		g.Tokens.Put(a, token, grant)
+	}
+	return grant, nil
+}
+
+func (g *Gate) now() time.Time {
+	if g.Now != nil {
+		return g.Now()
+	}
+	return time.Now()
+}
+
+// Decision is the outcome of Check.
+type Decision struct {
+	Alias *Alias
+	Grant Grant
+	// Status is 0 when the request may pass; otherwise the response has
+	// been written with this status.
+	Status int
+	// Reason is a short machine word for logs and metrics.
+	Reason string
+}
+
+// Check authorizes r for the alias aliasID on route. On success it strips
+// the credential (unless the route forwards it), sets a session cookie when
+// a credential other than the cookie opened the alias, and returns the
+// decision with Status 0. Otherwise it has answered r.
+func (g *Gate) Check(w http.ResponseWriter, r *http.Request, route *Route, aliasID, client string) Decision {
+	if !ValidID(aliasID) {
+		return deny(w, http.StatusNotFound, "alias_not_found", "alias not found")
+	}
+	a, err := g.Alias(r.Context(), aliasID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return deny(w, http.StatusNotFound, "alias_not_found", "alias not found")
+	case err != nil:
+		if g.Logger != nil {
+			g.Logger.Error("alias store unavailable", zap.String("alias", aliasID), zap.Error(err))
+		}
+		w.Header().Set("Retry-After", "1")
+		return deny(w, http.StatusServiceUnavailable, "store_unavailable", "the alias store is unavailable, try again shortly")
+	}
+	now := g.now()
+	if a.Expired(now) || a.Type != route.Type {
+		return deny(w, http.StatusNotFound, "alias_not_found", "alias not found")
+	}
+
+	if grant, ok := g.session(r, a, now); ok && grant.Role.Allows(route.Require) {
+		if !route.ForwardCredentials {
+			stripSession(r, a.ID)
+		}
+		return Decision{Alias: a, Grant: grant, Reason: "session"}
+	}
+
+	if r.Method == http.MethodPost && route.PasscodePage && a.Passcode != "" {
+		if passcode, ok := passcodeForm(r); ok {
+			return g.passcodeLogin(w, r, route, a, client, passcode, now)
+		}
+	}
+
+	c, found := credentialOf(r)
+	if !found {
+		switch {
+		case a.Public() && route.Require == RequireViewer:
+			return Decision{Alias: a, Grant: Grant{Role: RoleViewer}, Reason: "public"}
+		case route.PasscodePage && a.Passcode != "" && route.Require == RequireViewer && wantsHTML(r):
+			writePasscodePage(w, http.StatusUnauthorized, false)
+			return Decision{Alias: a, Status: http.StatusUnauthorized, Reason: "passcode_page"}
+		}
+		return challenge(w, false, "this alias needs a credential")
+	}
+
+	if g.Limiter != nil {
+		if retry, blocked := g.Limiter.Blocked(client, a.ID); blocked {
+			w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+			return deny(w, http.StatusTooManyRequests, "too_many_failures", "too many failed attempts, try again later")
+		}
+	}
+	grant, err := g.Authenticate(r.Context(), a, c)
+	switch {
+	case errors.Is(err, ErrBadCredential):
+		if g.Limiter != nil {
+			g.Limiter.Fail(client, a.ID)
+		}
+		return challenge(w, true, "the credential is not valid for this alias")
+	case errors.Is(err, ErrForbidden):
+		return deny(w, http.StatusForbidden, "forbidden", "the credential does not open this alias")
+	case err != nil:
+		if g.Logger != nil {
+			g.Logger.Error("alias store unavailable", zap.String("alias", a.ID), zap.Error(err))
+		}
+		w.Header().Set("Retry-After", "1")
+		return deny(w, http.StatusServiceUnavailable, "store_unavailable", "the alias store is unavailable, try again shortly")
+	}
+	if !grant.Role.Allows(route.Require) {
+		return deny(w, http.StatusForbidden, "forbidden", "the credential does not allow this here")
+	}
+	if !route.ForwardCredentials {
+		stripCredentials(r, a.ID)
+	}
+	g.setSession(w, r, route, a, grant, now)
+	return Decision{Alias: a, Grant: grant, Reason: "credential"}
+}
+
+// passcodeLogin answers the passcode page's form: a session cookie and a
+// redirect to the clean URL, or the page again with an error.
+func (g *Gate) passcodeLogin(w http.ResponseWriter, r *http.Request, route *Route, a *Alias, client, passcode string, now time.Time) Decision {
+	if g.Limiter != nil {
+		if retry, blocked := g.Limiter.Blocked(client, a.ID); blocked {
+			w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
+			writePasscodePage(w, http.StatusTooManyRequests, true)
+			return Decision{Alias: a, Status: http.StatusTooManyRequests, Reason: "throttled"}
+		}
+	}
+	if !CheckPasscode(a, passcode) {
+		if g.Limiter != nil {
+			g.Limiter.Fail(client, a.ID)
+		}
+		writePasscodePage(w, http.StatusUnauthorized, true)
+		return Decision{Alias: a, Status: http.StatusUnauthorized, Reason: "bad_credential"}
+	}
+	g.setSession(w, r, route, a, Grant{Role: RoleViewer}, now)
+	u := *r.URL
+	u.RawQuery = withoutCredentials(u.RawQuery)
+	w.Header().Set("Location", u.RequestURI())
+	w.WriteHeader(http.StatusSeeOther)
+	return Decision{Alias: a, Status: http.StatusSeeOther, Reason: "passcode_page_login"}
+}
+
+// session returns the grant of the alias's session cookie, if r carries a
+// valid one.
+func (g *Gate) session(r *http.Request, a *Alias, now time.Time) (Grant, bool) {
+	value, ok := cookieValue(r, a.ID)
+	if !ok {
+		return Grant{}, false
+	}
+	signer := g.Sessions()
+	if signer == nil {
+		return Grant{}, false
+	}
+	return signer.Verify(a, value, now)
+}
+
+// setSession issues the session cookie for grant, expiring no later than
+// the credential, the alias or the route's session lifetime.
+func (g *Gate) setSession(w http.ResponseWriter, r *http.Request, route *Route, a *Alias, grant Grant, now time.Time) {
+	if route.SessionLifetime <= 0 {
+		return
+	}
+	signer := g.Sessions()
+	if signer == nil {
+		return
+	}
+	expiry := now.Add(route.SessionLifetime)
+	if !grant.Expiry.IsZero() && grant.Expiry.Before(expiry) {
+		expiry = grant.Expiry
+	}
+	if a.ExpiredAt.Before(expiry) {
+		expiry = a.ExpiredAt
+	}
+	value, ok := signer.Issue(a, grant, expiry)
+	if !ok || !expiry.After(now) {
+		return
+	}
+	cookie := &http.Cookie{
+		Name:     SessionCookiePrefix + a.ID,
+		Value:    value,
+		Path:     aliasPath(r.URL.Path, a.ID),
+		Expires:  expiry,
+		MaxAge:   int(expiry.Sub(now) / time.Second),
+		HttpOnly: true,
+		Secure:   r.TLS != nil,
+		SameSite: http.SameSiteLaxMode,
+	}
+	w.Header().Add("Set-Cookie", cookie.String())
+}
+
+// aliasPath is the request path up to and including the segment that is
+// the alias ID, so the cookie goes only with requests for that alias.
+func aliasPath(path, id string) string {
+	for i := 0; i+len(id) <= len(path); {
+		j := strings.Index(path[i:], "/"+id)
+		if j < 0 {
+			break
+		}
+		end := i + j + 1 + len(id)
+		if end == len(path) || path[end] == '/' {
+			return path[:end]
+		}
+		i = end
+	}
+	return "/"
+}
+
+// credentialOf finds the first credential r presents, in the gateway's
+// order: Authorization, the token query parameters, the passcode.
+func credentialOf(r *http.Request) (Credential, bool) {
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		return Credential{Kind: CredentialBearer, Value: bearer(auth)}, true
+	}
+	q := r.URL.RawQuery
+	for _, name := range credentialParams[:3] {
+		if v, ok := queryValue(q, name); ok {
+			return Credential{Kind: CredentialBearer, Value: v}, true
+		}
+	}
+	if v, ok := queryValue(q, QueryPasscode); ok {
+		return Credential{Kind: CredentialPasscode, Value: v}, true
+	}
+	if v := r.Header.Get(HeaderPasscode); v != "" {
+		return Credential{Kind: CredentialPasscode, Value: v}, true
+	}
+	return Credential{}, false
+}
+
+func bearer(auth string) string {
+	if len(auth) > 7 && strings.EqualFold(auth[:7], "bearer ") {
+		return strings.TrimSpace(auth[7:])
+	}
+	return strings.TrimSpace(auth)
+}
+
+// queryValue returns the first value of name in a raw query without
+// building the whole url.Values, which would cost allocations on every
+// segment request.
+func queryValue(rawQuery, name string) (string, bool) {
+	for rawQuery != "" {
+		var pair string
+		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
+		key, value, _ := strings.Cut(pair, "=")
+		if key != name {
+			continue
+		}
+		if strings.ContainsAny(value, "%+") {
+			unescaped, err := url.QueryUnescape(value)
+			if err != nil {
+				return "", false
+			}
+			value = unescaped
+		}
+		return value, true
+	}
+	return "", false
+}
+
+// cookieValue finds the alias's session cookie without parsing every
+// cookie of the request.
+func cookieValue(r *http.Request, aliasID string) (string, bool) {
+	for _, line := range r.Header["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			name, value, ok := strings.Cut(part, "=")
+			if ok && len(name) == len(SessionCookiePrefix)+len(aliasID) &&
+				strings.HasPrefix(name, SessionCookiePrefix) && name[len(SessionCookiePrefix):] == aliasID {
+				return value, true
+			}
+		}
+	}
+	return "", false
+}
+
+// stripCredentials removes every credential the gateway reads from what
+// the upstream gets.
+func stripCredentials(r *http.Request, aliasID string) {
+	r.Header.Del("Authorization")
+	r.Header.Del(HeaderPasscode)
+	if r.URL.RawQuery != "" {
+		if q := withoutCredentials(r.URL.RawQuery); q != r.URL.RawQuery {
+			r.URL.RawQuery = q
+			r.RequestURI = r.URL.RequestURI()
+		}
+	}
+	stripSession(r, aliasID)
+}
+
+// withoutCredentials drops the credential parameters from a raw query and
+// keeps the rest as it was written.
+func withoutCredentials(rawQuery string) string {
+	has := false
+	for _, name := range credentialParams {
+		if _, ok := queryValue(rawQuery, name); ok {
+			has = true
+		}
+	}
+	if !has {
+		return rawQuery
+	}
+	var kept []string
+	for pair := range strings.SplitSeq(rawQuery, "&") {
+		key, _, _ := strings.Cut(pair, "=")
+		credential := false
+		for _, name := range credentialParams {
+			credential = credential || key == name
+		}
+		if !credential && pair != "" {
+			kept = append(kept, pair)
+		}
+	}
+	return strings.Join(kept, "&")
+}
+
+// stripSession removes the alias's session cookie from the Cookie header.
+func stripSession(r *http.Request, aliasID string) {
+	lines := r.Header["Cookie"]
+	if len(lines) == 0 {
+		return
+	}
+	if _, ok := cookieValue(r, aliasID); !ok {
+		return
+	}
+	name := SessionCookiePrefix + aliasID + "="
+	var kept []string
+	for _, line := range lines {
+		for part := range strings.SplitSeq(line, ";") {
+			part = strings.TrimSpace(part)
+			if part != "" && !strings.HasPrefix(part, name) {
+				kept = append(kept, part)
+			}
+		}
+	}
+	if len(kept) == 0 {
+		r.Header.Del("Cookie")
+		return
+	}
+	r.Header["Cookie"] = []string{strings.Join(kept, "; ")}
+}
+
+// passcodeForm reads the passcode page's form post. Any other POST body is
+// left for the upstream untouched.
+func passcodeForm(r *http.Request) (string, bool) {
+	ct := r.Header.Get("Content-Type")
+	if !strings.HasPrefix(ct, "application/x-www-form-urlencoded") || r.ContentLength > 4096 || r.ContentLength < 0 {
+		return "", false
+	}
+	body := make([]byte, r.ContentLength)
+	n, _ := io.ReadFull(r.Body, body)
+	body = body[:n]
+	v, ok := queryValue(string(body), formPasscode)
+	if !ok {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	return v, ok
+}
+
+func wantsHTML(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+// challenge answers 401 with the Bearer challenge of RFC 6750.
+func challenge(w http.ResponseWriter, invalid bool, detail string) Decision {
+	unauthorized(w, invalid, detail)
+	reason := "no_credential"
+	if invalid {
+		reason = "bad_credential"
+	}
+	return Decision{Status: http.StatusUnauthorized, Reason: reason}
+}
+
+func deny(w http.ResponseWriter, status int, code, detail string) Decision {
+	WriteError(w, status, code, detail)
+	return Decision{Status: status, Reason: code}
+}
