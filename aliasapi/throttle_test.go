@@ -1,0 +1,85 @@
+package aliasapi
+
+import (
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestLimiter(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	l := NewLimiter(3, time.Minute, 1000, func() time.Time { return now })
+	for i := range 3 {
+		if _, blocked := l.Blocked("203.0.113.7", "alias1"); blocked {
+			t.Fatalf("blocked after %d failures, limit 3", i)
+		}
+		l.Fail("203.0.113.7", "alias1")
+	}
+	retry, blocked := l.Blocked("203.0.113.7", "alias1")
+	if !blocked || retry <= 0 || retry > time.Minute {
+		t.Fatalf("after 3 failures: blocked %v, retry %v", blocked, retry)
+	}
+	if _, blocked := l.Blocked("203.0.113.8", "alias1"); blocked {
+		t.Fatal("another client of the same alias is blocked: an attacker could lock viewers out")
+	}
+	if _, blocked := l.Blocked("203.0.113.7", "alias2"); blocked {
+		t.Fatal("the same client is blocked on another alias")
+	}
+	now = now.Add(time.Minute)
+	if _, blocked := l.Blocked("203.0.113.7", "alias1"); blocked {
+		t.Fatal("still blocked after the window")
+	}
+	l.Fail("203.0.113.7", "alias1")
+	if _, blocked := l.Blocked("203.0.113.7", "alias1"); blocked {
+		t.Fatal("a failure after the window counted the old ones too")
+	}
+}
+
+func TestLimiterForgetsTheStalestWhenFull(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	l := NewLimiter(1, time.Hour, 8, func() time.Time { return now })
+	l.Fail("attacker", "alias1")
+	for i := range 10_000 {
+		now = now.Add(time.Millisecond)
+		l.Fail("flood-"+strconv.Itoa(i), "alias1")
+	}
+	if len(l.buckets)*bucketSlots > 16 {
+		t.Fatalf("the table grew to %d slots for a capacity of 8", len(l.buckets)*bucketSlots)
+	}
+	if _, blocked := l.Blocked("flood-9999", "alias1"); !blocked {
+		t.Fatal("the most recent failing client was forgotten")
+	}
+}
+
+// BenchmarkLimiterMillionClients fails one million distinct clients and
+// reports the heap the failure table holds for them.
+func BenchmarkLimiterMillionClients(b *testing.B) {
+	const clients = 1_000_000
+	ips := make([]string, clients)
+	for i := range ips {
+		ips[i] = "10." + strconv.Itoa(i>>16&255) + "." + strconv.Itoa(i>>8&255) + "." + strconv.Itoa(i&255)
+	}
+	var before, after runtime.MemStats
+	for b.Loop() {
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		l := NewLimiter(DefaultFailureLimit, DefaultFailureWindow, clients, nil)
+		for _, ip := range ips {
+			l.Fail(ip, "abcdefghijkl")
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(l)
+	}
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/(1<<20), "MiB/1M-clients")
+}
+
+func BenchmarkLimiterBlocked(b *testing.B) {
+	l := NewLimiter(DefaultFailureLimit, DefaultFailureWindow, DefaultLimiterCapacity, nil)
+	l.Fail("203.0.113.7", "abcdefghijkl")
+	b.ReportAllocs()
+	for b.Loop() {
+		l.Blocked("203.0.113.7", "abcdefghijkl")
+	}
+}
