@@ -43,6 +43,7 @@ type Route struct {
 	// SessionLifetime bounds session cookies; zero issues none.
 	SessionLifetime time.Duration
 	// PasscodePage shows browsers a passcode form instead of a bare 401.
+	// It needs session cookies: the form's answer is one.
 	PasscodePage bool
 }
 
@@ -217,7 +218,7 @@ func (g *Gate) Check(w http.ResponseWriter, r *http.Request, route *Route, alias
 		case a.Public() && route.Require == RequireViewer:
 			return Decision{Alias: a, Grant: Grant{Role: RoleViewer}, Reason: "public"}
 		case route.PasscodePage && a.Passcode != "" && route.Require == RequireViewer && wantsHTML(r):
-			writePasscodePage(w, http.StatusUnauthorized, false)
+			writePasscodePage(w, http.StatusUnauthorized, noticeNone)
 			return Decision{Alias: a, Status: http.StatusUnauthorized, Reason: "passcode_page"}
 		}
 		return challenge(w, false, "this alias needs a credential")
@@ -261,7 +262,7 @@ func (g *Gate) passcodeLogin(w http.ResponseWriter, r *http.Request, route *Rout
 	if g.Limiter != nil {
 		if retry, blocked := g.Limiter.Blocked(client, a.ID); blocked {
 			w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
-			writePasscodePage(w, http.StatusTooManyRequests, true)
+			writePasscodePage(w, http.StatusTooManyRequests, noticeThrottled)
 			return Decision{Alias: a, Status: http.StatusTooManyRequests, Reason: "throttled"}
 		}
 	}
@@ -269,10 +270,14 @@ func (g *Gate) passcodeLogin(w http.ResponseWriter, r *http.Request, route *Rout
 		if g.Limiter != nil {
 			g.Limiter.Fail(client, a.ID)
 		}
-		writePasscodePage(w, http.StatusUnauthorized, true)
+		writePasscodePage(w, http.StatusUnauthorized, noticeWrong)
 		return Decision{Alias: a, Status: http.StatusUnauthorized, Reason: "bad_credential"}
 	}
-	g.setSession(w, r, route, a, Grant{Role: RoleViewer}, now)
+	// Without a cookie the redirect would land on the page again.
+	if !g.setSession(w, r, route, a, Grant{Role: RoleViewer}, now) {
+		w.Header().Set("Retry-After", "5")
+		return deny(w, http.StatusServiceUnavailable, "session_unavailable", "sessions cannot be issued right now, try again shortly")
+	}
 	u := *r.URL
 	u.RawQuery = withoutCredentials(u.RawQuery)
 	w.Header().Set("Location", u.RequestURI())
@@ -295,14 +300,15 @@ func (g *Gate) session(r *http.Request, a *Alias, now time.Time) (Grant, bool) {
 }
 
 // setSession issues the session cookie for grant, expiring no later than
-// the credential, the alias or the route's session lifetime.
-func (g *Gate) setSession(w http.ResponseWriter, r *http.Request, route *Route, a *Alias, grant Grant, now time.Time) {
+// the credential, the alias or the route's session lifetime, and reports
+// whether it did.
+func (g *Gate) setSession(w http.ResponseWriter, r *http.Request, route *Route, a *Alias, grant Grant, now time.Time) bool {
 	if route.SessionLifetime <= 0 {
-		return
+		return false
 	}
 	signer := g.Sessions()
 	if signer == nil {
-		return
+		return false
 	}
 	expiry := now.Add(route.SessionLifetime)
 	if !grant.Expiry.IsZero() && grant.Expiry.Before(expiry) {
@@ -313,7 +319,7 @@ func (g *Gate) setSession(w http.ResponseWriter, r *http.Request, route *Route, 
 	}
 	value, ok := signer.Issue(a, grant, expiry)
 	if !ok || !expiry.After(now) {
-		return
+		return false
 	}
 	cookie := &http.Cookie{
 		Name:     SessionCookiePrefix + a.ID,
@@ -326,6 +332,7 @@ func (g *Gate) setSession(w http.ResponseWriter, r *http.Request, route *Route, 
 		SameSite: http.SameSiteLaxMode,
 	}
 	w.Header().Add("Set-Cookie", cookie.String())
+	return true
 }
 
 // aliasPath is the request path up to and including the segment that is

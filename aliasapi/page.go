@@ -50,21 +50,37 @@ const pageTemplate = `<!doctype html>
 </html>
 `
 
-var (
-	pagePlain = strings.NewReplacer("{{describedby}}", "", "{{error}}", "").Replace(pageTemplate)
-	pageRetry = strings.NewReplacer(
-		"{{describedby}}", ` aria-invalid="true" aria-describedby="passcode-error"`,
-		"{{error}}", `<p id="passcode-error" role="alert">That passcode is not right. Try again.</p>`+"\n",
-	).Replace(pageTemplate)
+// pageNotice is what the passcode page tells about the last attempt.
+type pageNotice uint8
+
+const (
+	noticeNone pageNotice = iota
+	noticeWrong
+	noticeThrottled
 )
 
-// writePasscodePage answers with the passcode page; failed adds the notice
-// that the last passcode was wrong.
-func writePasscodePage(w http.ResponseWriter, status int, failed bool) {
-	page := pagePlain
-	if failed {
-		page = pageRetry
+var pages = [...]string{
+	noticeNone:      renderPage("", ""),
+	noticeWrong:     renderPage("true", "That passcode is not right. Try again."),
+	noticeThrottled: renderPage("", "Too many wrong passcodes from your network. Wait a minute, then try again."),
+}
+
+func renderPage(invalid, notice string) string {
+	describedBy, errorText := "", ""
+	if notice != "" {
+		describedBy = ` aria-describedby="passcode-error"`
+		if invalid != "" {
+			describedBy = ` aria-invalid="true"` + describedBy
+		}
+		errorText = `<p id="passcode-error" role="alert">` + notice + "</p>\n"
 	}
+	return strings.NewReplacer("{{describedby}}", describedBy, "{{error}}", errorText).Replace(pageTemplate)
+}
+
+// writePasscodePage answers with the passcode page and a notice about the
+// last attempt.
+func writePasscodePage(w http.ResponseWriter, status int, notice pageNotice) {
+	page := pages[notice]
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", pageCSP)

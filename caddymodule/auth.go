@@ -44,7 +44,8 @@ type AliasAuth struct {
 	SessionLifetime caddy.Duration `json:"session_lifetime,omitempty"`
 
 	// PasscodePage shows browsers a passcode form on passcode-protected
-	// aliases (default true).
+	// aliases (default true, unless session cookies are off: the form's
+	// answer is a cookie).
 	PasscodePage *bool `json:"passcode_page,omitempty"`
 
 	// FailureLimit is how many failed credentials a client may send for an
@@ -106,12 +107,15 @@ func (h *AliasAuth) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	if h.SessionLifetime < 0 && h.PasscodePage != nil && *h.PasscodePage {
+		return fmt.Errorf("alias_auth: passcode_page needs session cookies; it cannot be on with session_lifetime off")
+	}
 	h.route = aliasapi.Route{
 		Type:               aliasapi.Type(h.Type),
 		Require:            require,
 		ForwardCredentials: h.ForwardCredentials,
 		SessionLifetime:    max(time.Duration(h.SessionLifetime), 0),
-		PasscodePage:       h.PasscodePage == nil || *h.PasscodePage,
+		PasscodePage:       h.SessionLifetime > 0 && (h.PasscodePage == nil || *h.PasscodePage),
 	}
 	h.gate = app.gate(h.logger)
 	if h.FailureLimit > 0 {

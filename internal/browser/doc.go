@@ -1,0 +1,2 @@
+// Package browser holds the real-browser test of the passcode page.
+package browser
