@@ -189,21 +189,20 @@ func (a *App) Start() error {
 	s := a.shared
 	s.migrateMu.Lock()
 	defer s.migrateMu.Unlock()
-	if s.migrated {
-		return nil
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if a.AutoMigrate == nil || *a.AutoMigrate {
+	// Only a migration that ran counts: a later config may turn
+	// auto_migrate on for the same database.
+	if !s.migrated && (a.AutoMigrate == nil || *a.AutoMigrate) {
 		if err := s.Migrate(ctx); err != nil {
 			return fmt.Errorf("linkgate: migrating the database: %w", err)
 		}
+		s.migrated = true
 		a.logger.Info("database schema up to date")
 	}
 	if err := s.loadSessionKey(ctx); err != nil {
 		a.logger.Warn("session cookie key not loaded yet; sessions start once the database answers", zap.Error(err))
 	}
-	s.migrated = true
 	return nil
 }
 

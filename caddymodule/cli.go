@@ -192,6 +192,11 @@ func tokenList(ctx context.Context, cmd *cobra.Command, s aliasapi.Store, args [
 	if err != nil {
 		return fmt.Errorf("listing tokens: %w", err)
 	}
+	// Every organization gets a token when it is made, and revoked ones
+	// stay listed: an empty list means a mistyped ID.
+	if len(tokens) == 0 {
+		return fmt.Errorf("no organization %q", args[0])
+	}
 	out := cmd.OutOrStdout()
 	if jsonFlag(cmd) {
 		if tokens == nil {
