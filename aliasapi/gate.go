@@ -180,6 +180,12 @@ type Decision struct {
 // a credential other than the cookie opened the alias, and returns the
 // decision with Status 0. Otherwise it has answered r.
 func (g *Gate) Check(w http.ResponseWriter, r *http.Request, route *Route, aliasID, client string) Decision {
+	if hasDotSegment(r.URL.Path) {
+		// The ID was read from the path as sent, while the upstream may
+		// resolve "..": /live/<public>/../<protected>/ must not pass as
+		// the public alias.
+		return deny(w, http.StatusBadRequest, "invalid_path", "the path must not contain . or .. segments")
+	}
 	if !ValidID(aliasID) {
 		return deny(w, http.StatusNotFound, "alias_not_found", "alias not found")
 	}
@@ -201,12 +207,12 @@ func (g *Gate) Check(w http.ResponseWriter, r *http.Request, route *Route, alias
 
 	if grant, ok := g.session(r, a, now); ok && grant.Role.Allows(route.Require) {
 		if !route.ForwardCredentials {
-			stripSession(r, a.ID)
+			stripCredentials(r, a.ID)
 		}
 		return Decision{Alias: a, Grant: grant, Reason: "session"}
 	}
 
-	if r.Method == http.MethodPost && route.PasscodePage && a.Passcode != "" {
+	if r.Method == http.MethodPost && route.PasscodePage && a.Passcode != "" && route.Require == RequireViewer {
 		if passcode, ok := passcodeForm(r); ok {
 			return g.passcodeLogin(w, r, route, a, client, passcode, now)
 		}
@@ -303,7 +309,9 @@ func (g *Gate) session(r *http.Request, a *Alias, now time.Time) (Grant, bool) {
 // the credential, the alias or the route's session lifetime, and reports
 // whether it did.
 func (g *Gate) setSession(w http.ResponseWriter, r *http.Request, route *Route, a *Alias, grant Grant, now time.Time) bool {
-	if route.SessionLifetime <= 0 {
+	// An owner's token can be revoked; a cookie minted from it could not,
+	// so owners send their token with every request.
+	if route.SessionLifetime <= 0 || grant.Role == RoleOwner {
 		return false
 	}
 	signer := g.Sessions()
@@ -350,6 +358,19 @@ func aliasPath(path, id string) string {
 		i = end
 	}
 	return "/"
+}
+
+// hasDotSegment reports whether a cleaned path would differ in its
+// segments: "." or ".." anywhere, as sent or percent-decoded.
+func hasDotSegment(path string) bool {
+	for path != "" {
+		var seg string
+		seg, path, _ = strings.Cut(path, "/")
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 // credentialOf finds the first credential r presents, in the gateway's

@@ -2,6 +2,7 @@ package aliasapi
 
 import (
 	"hash/maphash"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -65,7 +66,14 @@ func NewLimiter(limit int, window time.Duration, capacity int, now func() time.T
 func (l *Limiter) key(client, aliasID string) uint64 {
 	var h maphash.Hash
 	h.SetSeed(l.seed)
-	h.WriteString(client)
+	// An IPv6 client usually holds a whole /64: counting its addresses
+	// apart would give it 2^64 times the guesses.
+	if ip, err := netip.ParseAddr(client); err == nil && ip.Is6() && !ip.Is4In6() {
+		b := ip.As16()
+		h.Write(b[:8])
+	} else {
+		h.WriteString(client)
+	}
 	h.WriteByte(0)
 	h.WriteString(aliasID)
 	if k := h.Sum64(); k != 0 {

@@ -83,3 +83,15 @@ func BenchmarkLimiterBlocked(b *testing.B) {
 		l.Blocked("203.0.113.7", "abcdefghijkl")
 	}
 }
+
+func TestLimiterCountsAnIPv6NetworkAsOneClient(t *testing.T) {
+	l := NewLimiter(2, time.Minute, 100, nil)
+	l.Fail("2001:db8:1:2::1", "alias1")
+	l.Fail("2001:db8:1:2:ffff::9", "alias1")
+	if _, blocked := l.Blocked("2001:db8:1:2::77", "alias1"); !blocked {
+		t.Fatal("addresses of one /64 guessed as separate clients")
+	}
+	if _, blocked := l.Blocked("2001:db8:1:3::1", "alias1"); blocked {
+		t.Fatal("another /64 is blocked")
+	}
+}
