@@ -89,7 +89,9 @@ func FuzzGateCheck(f *testing.F) {
 // could be a compact JWT, and every percent-decoded query value.
 func presented(s string) []string {
 	out := []string{s}
-	fields := strings.FieldsFunc(s, func(r rune) bool { return !(r == '.' || r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') })
+	fields := strings.FieldsFunc(s, func(r rune) bool {
+		return !(r == '.' || r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	})
 	for _, field := range fields {
 		if strings.Count(field, ".") == 2 {
 			out = append(out, field)
