@@ -8,16 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/linkgate/linkgate/aliasapi"
-	"github.com/linkgate/linkgate/store/pgstore"
 )
 
 func init() {
@@ -60,66 +56,26 @@ type App struct {
 	// Its memory is fixed: more clients make it forget the stalest.
 	ThrottleCapacity int `json:"throttle_capacity,omitempty"`
 
-	dsn    string
-	shared *sharedStore
+	// CacheSize is how many aliases each node holds in memory (default
+	// 100000, about 0.5 KiB each); organization tokens get as many.
+	CacheSize int64 `json:"cache_size,omitempty"`
+
+	// CacheTTL is how long a cached alias is served before it is read
+	// again (default 60s): the safety net behind change notices.
+	CacheTTL caddy.Duration `json:"cache_ttl,omitempty"`
+
+	// NegativeTTL is how long "no such alias" is remembered (default 5s).
+	NegativeTTL caddy.Duration `json:"negative_ttl,omitempty"`
+
+	// MaxStale is how long past cache_ttl a cached alias is still served
+	// while the database cannot be reached (default 5m; a negative value
+	// never serves stale aliases).
+	MaxStale caddy.Duration `json:"max_stale,omitempty"`
+
+	poolKey string
+	shared  *sharedStore
 	jwt    *aliasapi.JWTVerifier
 	logger *zap.Logger
-}
-
-// sharedStore is a store and what has been done to its database in this
-// process, shared by every config that names the same database.
-type sharedStore struct {
-	*pgstore.Store
-	migrateMu sync.Mutex
-	migrated  bool
-
-	// tokens outlives reloads: what a JWT proved does not depend on config.
-	tokens *aliasapi.TokenCache
-
-	signer      atomic.Pointer[aliasapi.SessionSigner]
-	signerLoads singleflight.Group
-	// signerRetry is when a failed key load may be tried again (Unix ns).
-	signerRetry atomic.Int64
-}
-
-// sessions returns the session cookie signer, loading the shared key if
-// Start could not: the gateway works without cookies until it can.
-func (s *sharedStore) sessions() *aliasapi.SessionSigner {
-	if signer := s.signer.Load(); signer != nil {
-		return signer
-	}
-	if time.Now().UnixNano() < s.signerRetry.Load() {
-		return nil
-	}
-	v, _, _ := s.signerLoads.Do("", func() (any, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), aliasapi.DefaultQueryTimeout)
-		defer cancel()
-		if err := s.loadSessionKey(ctx); err != nil {
-			s.signerRetry.Store(time.Now().Add(5 * time.Second).UnixNano())
-			return nil, err
-		}
-		return s.signer.Load(), nil
-	})
-	signer, _ := v.(*aliasapi.SessionSigner)
-	return signer
-}
-
-func (s *sharedStore) loadSessionKey(ctx context.Context) error {
-	if s.signer.Load() != nil {
-		return nil
-	}
-	key, err := s.SessionKey(ctx)
-	if err != nil {
-		return err
-	}
-	s.signer.Store(aliasapi.NewSessionSigner(key))
-	return nil
-}
-
-// Destruct closes the pool once no config uses it.
-func (s *sharedStore) Destruct() error {
-	s.Close()
-	return nil
 }
 
 // CaddyModule returns the Caddy module information.
@@ -156,17 +112,24 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	v, _, err := stores.LoadOrNew(dsn, func() (caddy.Destructor, error) {
-		s, err := pgstore.Open(dsn)
-		if err != nil {
-			return nil, err
-		}
-		return &sharedStore{Store: s, tokens: aliasapi.NewTokenCache(aliasapi.DefaultTokenCacheSize)}, nil
+	settings := cacheSettings{
+		size:         a.CacheSize,
+		ttl:          time.Duration(a.CacheTTL),
+		negativeTTL:  time.Duration(a.NegativeTTL),
+		maxStale:     time.Duration(a.MaxStale),
+		queryTimeout: time.Duration(a.QueryTimeout),
+	}
+	// The DSN is only a map key here; it is never logged.
+	key := fmt.Sprintf("%s\x00%+v", dsn, settings)
+	logger := a.logger
+	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
+		return newSharedStore(dsn, settings, logger)
 	})
 	if err != nil {
 		return fmt.Errorf("linkgate: %w", err)
 	}
-	a.dsn, a.shared = dsn, v.(*sharedStore)
+	a.poolKey, a.shared = key, v.(*sharedStore)
+	registerMetrics(ctx.GetMetricsRegistry())
 	return nil
 }
 
@@ -194,7 +157,7 @@ func (a *App) Start() error {
 	// Only a migration that ran counts: a later config may turn
 	// auto_migrate on for the same database.
 	if !s.migrated && (a.AutoMigrate == nil || *a.AutoMigrate) {
-		if err := s.Migrate(ctx); err != nil {
+		if err := s.backend.Migrate(ctx); err != nil {
 			return fmt.Errorf("linkgate: migrating the database: %w", err)
 		}
 		s.migrated = true
@@ -203,6 +166,7 @@ func (a *App) Start() error {
 	if err := s.loadSessionKey(ctx); err != nil {
 		a.logger.Warn("session cookie key not loaded yet; sessions start once the database answers", zap.Error(err))
 	}
+	s.startListener()
 	return nil
 }
 
@@ -214,37 +178,13 @@ func (a *App) Cleanup() error {
 	if a.shared == nil {
 		return nil
 	}
-	_, err := stores.Delete(a.dsn)
+	_, err := stores.Delete(a.poolKey)
 	a.shared = nil
 	return err
 }
 
-// gate returns a Gate over the app's store and shared state, for one
-// handler.
-func (a *App) gate(logger *zap.Logger) *aliasapi.Gate {
-	timeout := time.Duration(a.QueryTimeout)
-	s := a.shared
-	return &aliasapi.Gate{
-		Alias: func(ctx context.Context, id string) (*aliasapi.Alias, error) {
-			ctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			alias, err := s.Alias(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			return &alias, nil
-		},
-		OrgByToken: func(ctx context.Context, h aliasapi.TokenHash) (string, error) {
-			ctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			return s.OrgByToken(ctx, h)
-		},
-		JWT:      a.jwt,
-		Tokens:   s.tokens,
-		Sessions: s.sessions,
-		Logger:   logger,
-	}
-}
+// gate returns a Gate over the app's shared store, for one handler.
+func (a *App) gate(logger *zap.Logger) *aliasapi.Gate { return a.shared.gate(a.jwt, logger) }
 
 // limiters holds the failure tables across reloads, one per setting, so a
 // reload neither forgets who was guessing nor allocates a new table.
@@ -275,7 +215,8 @@ func (a *App) limiter(limit int, window time.Duration) (*limiterHandle, error) {
 }
 
 // Store returns the alias store of the app.
-func (a *App) Store() aliasapi.Store { return a.shared }
+// Reads come from the node's caches; writes drop what they change.
+func (a *App) Store() aliasapi.Store { return cachedStore{Store: a.shared.backend, shared: a.shared} }
 
 var (
 	_ caddy.App          = (*App)(nil)

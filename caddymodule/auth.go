@@ -164,6 +164,9 @@ func (h *AliasAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	client, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
 
 	d := h.gate.Check(w, r, &h.route, aliasID, client)
+	// A passcode form answered with a cookie and a redirect let the
+	// viewer in, though the upstream sees only the next request.
+	countDecision("alias_auth", d.Status == 0 || d.Status == http.StatusSeeOther, d.Reason)
 	if d.Status != 0 {
 		if ce := h.logger.Check(zap.InfoLevel, "alias request denied"); ce != nil {
 			ce.Write(zap.String("alias", aliasID), zap.Int("status", d.Status), zap.String("reason", d.Reason), zap.String("client_ip", client))

@@ -33,6 +33,10 @@ func init() {
 //		max_token_lifetime    <duration>
 //		min_jwt_secret_length <bytes>
 //		throttle_capacity     <clients>
+//		cache_size            <aliases>
+//		cache_ttl             <duration>
+//		negative_ttl          <duration>
+//		max_stale             <duration>|off
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 	app := new(App)
@@ -66,7 +70,13 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			a.AutoMigrate = &on
-		case "query_timeout", "jwt_leeway", "max_token_lifetime":
+		case "max_stale":
+			if val == "off" {
+				a.MaxStale = -1
+				continue
+			}
+			fallthrough
+		case "query_timeout", "jwt_leeway", "max_token_lifetime", "cache_ttl", "negative_ttl":
 			dur, err := caddy.ParseDuration(val)
 			if err != nil || dur <= 0 {
 				return d.Errf("%s: %q is not a positive duration", name, val)
@@ -75,7 +85,16 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				"query_timeout":      &a.QueryTimeout,
 				"jwt_leeway":         &a.JWTLeeway,
 				"max_token_lifetime": &a.MaxTokenLifetime,
+				"cache_ttl":          &a.CacheTTL,
+				"negative_ttl":       &a.NegativeTTL,
+				"max_stale":          &a.MaxStale,
 			}[name] = caddy.Duration(dur)
+		case "cache_size":
+			n, err := strconv.ParseInt(val, 10, 64)
+			if err != nil || n < 1 {
+				return d.Errf("cache_size: %q is not a positive number of aliases", val)
+			}
+			a.CacheSize = n
 		case "min_jwt_secret_length", "throttle_capacity":
 			n, err := strconv.Atoi(val)
 			if err != nil || n < 1 {

@@ -1,0 +1,107 @@
+package caddymodule
+
+import (
+	"errors"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/linkgate/linkgate/cache"
+)
+
+// metrics are made once and registered into every config's registry: a
+// reload brings a new registry, and counters must not restart from zero
+// with it. No label carries an alias ID or a secret: label values come
+// from small fixed sets.
+var metrics = struct {
+	decisions          *prometheus.CounterVec
+	storeErrors        prometheus.Counter
+	listenerReconnects prometheus.Counter
+	caches             prometheus.Collector
+}{
+	decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "linkgate",
+		Name:      "auth_decisions_total",
+		Help:      "Gateway decisions by handler, outcome (allowed, denied) and reason.",
+	}, []string{"handler", "outcome", "reason"}),
+	storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "linkgate",
+		Name:      "store_errors_total",
+		Help:      "Store calls that failed for another reason than a missing or duplicate row.",
+	}),
+	listenerReconnects: prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "linkgate",
+		Name:      "listener_reconnects_total",
+		Help:      "Times the invalidation listener reconnected to PostgreSQL.",
+	}),
+	caches: cacheCollector{},
+}
+
+// registerMetrics adds linkgate's collectors to a config's registry.
+func registerMetrics(registry *prometheus.Registry) {
+	for _, c := range []prometheus.Collector{metrics.decisions, metrics.storeErrors, metrics.listenerReconnects, metrics.caches} {
+		var already prometheus.AlreadyRegisteredError
+		if err := registry.Register(c); err != nil && !errors.As(err, &already) {
+			caddy.Log().Named("linkgate").Error("registering metrics", zap.Error(err))
+		}
+	}
+}
+
+// countDecision counts one gateway decision.
+func countDecision(handler string, allowed bool, reason string) {
+	outcome := "denied"
+	if allowed {
+		outcome = "allowed"
+	}
+	metrics.decisions.WithLabelValues(handler, outcome, reason).Inc()
+}
+
+// cacheCollector reports the counters of every live cache, summed over the
+// shared stores of the process, labelled by what the cache holds.
+type cacheCollector struct{}
+
+var cacheMetrics = []struct {
+	desc *prometheus.Desc
+	get  func(cache.Stats) uint64
+}{
+	{cacheDesc("hits_total", "Lookups answered from memory."), func(s cache.Stats) uint64 { return s.Hits }},
+	{cacheDesc("negative_hits_total", "Lookups answered 'not found' from memory."), func(s cache.Stats) uint64 { return s.NegativeHits }},
+	{cacheDesc("misses_total", "Lookups that waited for the store or got a stale entry."), func(s cache.Stats) uint64 { return s.Misses }},
+	{cacheDesc("loads_total", "Store queries made for misses (concurrent misses share one)."), func(s cache.Stats) uint64 { return s.Loads }},
+	{cacheDesc("load_errors_total", "Store queries for misses that failed."), func(s cache.Stats) uint64 { return s.LoadErrors }},
+	{cacheDesc("stale_served_total", "Lookups answered with an entry past cache_ttl because the store failed."), func(s cache.Stats) uint64 { return s.StaleServed }},
+	{cacheDesc("invalidations_total", "Entries dropped because they changed."), func(s cache.Stats) uint64 { return s.Invalidations }},
+	{cacheDesc("flushes_total", "Times the whole cache was dropped (after the listener reconnected)."), func(s cache.Stats) uint64 { return s.Flushes }},
+}
+
+func cacheDesc(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc("linkgate_cache_"+name, help, []string{"cache"}, nil)
+}
+
+// Describe implements prometheus.Collector.
+func (cacheCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, m := range cacheMetrics {
+		ch <- m.desc
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (cacheCollector) Collect(ch chan<- prometheus.Metric) {
+	var aliases, orgs []cache.Stats
+	stores.Range(func(_, v any) bool {
+		s := v.(*sharedStore)
+		aliases = append(aliases, s.aliases.Stats())
+		orgs = append(orgs, s.orgs.Stats())
+		return true
+	})
+	for _, m := range cacheMetrics {
+		for label, stats := range map[string][]cache.Stats{"alias": aliases, "token": orgs} {
+			var sum uint64
+			for _, s := range stats {
+				sum += m.get(s)
+			}
+			ch <- prometheus.MustNewConstMetric(m.desc, prometheus.CounterValue, float64(sum), label)
+		}
+	}
+}

@@ -1,0 +1,264 @@
+package caddymodule
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/cache"
+	"github.com/linkgate/linkgate/store/pgstore"
+)
+
+// sharedStore is one database and everything this process keeps about it:
+// the pool, the caches, the invalidation listener, the session key. Every
+// config that names the same database (and cache settings) shares it
+// through the stores pool, so a reload keeps the caches warm and the node
+// keeps exactly one listener.
+type sharedStore struct {
+	backend *pgstore.Store
+	dsn     string
+	logger  *zap.Logger
+
+	aliases *cache.Cache[*aliasapi.Alias]
+	// orgs maps the hex SHA-256 of an organization token to its
+	// organization, so a revoked token stops working on every node when
+	// the change notice arrives.
+	orgs *cache.Cache[string]
+	// jwts remembers what verified JWTs proved.
+	jwts *aliasapi.TokenCache
+
+	migrateMu sync.Mutex
+	migrated  bool
+
+	listenOnce   sync.Once
+	stopListener func()
+
+	signer      atomic.Pointer[aliasapi.SessionSigner]
+	signerLoads singleflight.Group
+	// signerRetry is when a failed key load may be tried again (Unix ns).
+	signerRetry atomic.Int64
+}
+
+// cacheSettings are the parts of the app's config that shape a
+// sharedStore; configs that differ in them get stores of their own.
+type cacheSettings struct {
+	size         int64
+	ttl          time.Duration
+	negativeTTL  time.Duration
+	maxStale     time.Duration
+	queryTimeout time.Duration
+}
+
+func newSharedStore(dsn string, cs cacheSettings, logger *zap.Logger) (*sharedStore, error) {
+	backend, err := pgstore.Open(dsn)
+	if err != nil {
+		return nil, err
+	}
+	s := &sharedStore{backend: backend, dsn: dsn, logger: logger, jwts: aliasapi.NewTokenCache(aliasapi.DefaultTokenCacheSize)}
+	cfg := cache.Config{
+		MaxEntries:  cs.size,
+		TTL:         cs.ttl,
+		NegativeTTL: cs.negativeTTL,
+		MaxStale:    cs.maxStale,
+		LoadTimeout: cs.queryTimeout,
+	}
+	s.aliases, err = cache.New(cfg, s.loadAlias, cache.Options[*aliasapi.Alias]{
+		NotFound: aliasapi.ErrNotFound,
+		Expiry:   func(a *aliasapi.Alias) time.Time { return a.ExpiredAt },
+		ValidKey: aliasapi.ValidID,
+	})
+	if err != nil {
+		backend.Close()
+		return nil, err
+	}
+	s.orgs, err = cache.New(cfg, s.loadOrg, cache.Options[string]{
+		NotFound: aliasapi.ErrNotFound,
+		ValidKey: func(key string) bool { return len(key) == 2*len(aliasapi.TokenHash{}) },
+	})
+	if err != nil {
+		s.aliases.Close()
+		backend.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *sharedStore) loadAlias(ctx context.Context, id string) (*aliasapi.Alias, error) {
+	a, err := s.backend.Alias(ctx, id)
+	if err != nil {
+		return nil, countStoreError(err)
+	}
+	return &a, nil
+}
+
+func (s *sharedStore) loadOrg(ctx context.Context, hashHex string) (string, error) {
+	var h aliasapi.TokenHash
+	if _, err := hex.Decode(h[:], []byte(hashHex)); err != nil {
+		return "", aliasapi.ErrNotFound
+	}
+	org, err := s.backend.OrgByToken(ctx, h)
+	return org, countStoreError(err)
+}
+
+// countStoreError counts the errors that mean the store could not answer.
+func countStoreError(err error) error {
+	if err != nil && !errors.Is(err, aliasapi.ErrNotFound) && !errors.Is(err, aliasapi.ErrIDTaken) && !errors.Is(err, aliasapi.ErrStreamKeyTaken) {
+		metrics.storeErrors.Inc()
+	}
+	return err
+}
+
+// Destruct stops the listener and closes the caches and the pool, once no
+// config uses them; no request can reach them any more.
+func (s *sharedStore) Destruct() error {
+	if s.stopListener != nil {
+		s.stopListener()
+	}
+	s.aliases.Close()
+	s.orgs.Close()
+	s.backend.Close()
+	return nil
+}
+
+// startListener starts the node's one invalidation listener for the
+// database. It belongs to the shared store, not to a config, so it runs on
+// a context of its own that Destruct cancels: a config's context ends at
+// every reload, while the listener must not.
+func (s *sharedStore) startListener() {
+	s.listenOnce.Do(func() {
+		s.stopListener = pgstore.StartListener(pgstore.ListenerConfig{
+			DSN:         s.dsn,
+			Logger:      s.logger,
+			OnNotify:    s.invalidate,
+			OnConnect:   s.flush,
+			OnReconnect: metrics.listenerReconnects.Inc,
+		})
+	})
+}
+
+// invalidate drops the entry a change notice names.
+func (s *sharedStore) invalidate(payload string) {
+	kind, key, ok := pgstore.ParseNotification(payload)
+	switch {
+	case !ok:
+		s.logger.Warn("unexpected invalidation notice", zap.String("payload", payload))
+	case kind == pgstore.KindAlias:
+		s.aliases.Invalidate(key)
+	case kind == pgstore.KindToken:
+		s.orgs.Invalidate(key)
+	}
+}
+
+// flush drops everything: notices sent while the listener was away are
+// lost.
+func (s *sharedStore) flush() {
+	s.aliases.Flush()
+	s.orgs.Flush()
+}
+
+// sessions returns the session cookie signer, loading the shared key if
+// Start could not: the gateway works without cookies until it can.
+func (s *sharedStore) sessions() *aliasapi.SessionSigner {
+	if signer := s.signer.Load(); signer != nil {
+		return signer
+	}
+	if time.Now().UnixNano() < s.signerRetry.Load() {
+		return nil
+	}
+	v, _, _ := s.signerLoads.Do("", func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), aliasapi.DefaultQueryTimeout)
+		defer cancel()
+		if err := s.loadSessionKey(ctx); err != nil {
+			s.signerRetry.Store(time.Now().Add(5 * time.Second).UnixNano())
+			return nil, err
+		}
+		return s.signer.Load(), nil
+	})
+	signer, _ := v.(*aliasapi.SessionSigner)
+	return signer
+}
+
+func (s *sharedStore) loadSessionKey(ctx context.Context) error {
+	if s.signer.Load() != nil {
+		return nil
+	}
+	key, err := s.backend.SessionKey(ctx)
+	if err != nil {
+		return err
+	}
+	s.signer.Store(aliasapi.NewSessionSigner(key))
+	return nil
+}
+
+// cachedStore is the Store the API uses: reads come from the caches the
+// gateway shares, and every write through this node drops the entries it
+// changed at once, before its change notice comes back from the database.
+type cachedStore struct {
+	*pgstore.Store
+	shared *sharedStore
+}
+
+// Alias implements aliasapi.Store from the cache.
+func (c cachedStore) Alias(ctx context.Context, id string) (aliasapi.Alias, error) {
+	a, err := c.shared.aliases.Get(ctx, id)
+	if err != nil {
+		return aliasapi.Alias{}, err
+	}
+	return *a, nil
+}
+
+// OrgByToken implements aliasapi.Store from the cache.
+func (c cachedStore) OrgByToken(ctx context.Context, h aliasapi.TokenHash) (string, error) {
+	return c.shared.orgs.Get(ctx, hex.EncodeToString(h[:]))
+}
+
+// CreateAlias implements aliasapi.Store; the new ID may be remembered as
+// not found.
+func (c cachedStore) CreateAlias(ctx context.Context, a aliasapi.Alias) (aliasapi.Alias, error) {
+	created, err := c.Store.CreateAlias(ctx, a)
+	if err == nil {
+		c.shared.aliases.Invalidate(created.ID)
+	}
+	return created, countStoreError(err)
+}
+
+// UpdateAlias implements aliasapi.Store.
+func (c cachedStore) UpdateAlias(ctx context.Context, orgID, id string, p aliasapi.Patch) (aliasapi.Alias, error) {
+	updated, err := c.Store.UpdateAlias(ctx, orgID, id, p)
+	if err == nil {
+		c.shared.aliases.Invalidate(id)
+	}
+	return updated, countStoreError(err)
+}
+
+// DeleteAlias implements aliasapi.Store.
+func (c cachedStore) DeleteAlias(ctx context.Context, orgID, id string) error {
+	err := c.Store.DeleteAlias(ctx, orgID, id)
+	if err == nil {
+		c.shared.aliases.Invalidate(id)
+	}
+	return countStoreError(err)
+}
+
+// gate returns a Gate over the shared store, for one handler.
+func (s *sharedStore) gate(jwt *aliasapi.JWTVerifier, logger *zap.Logger) *aliasapi.Gate {
+	return &aliasapi.Gate{
+		Alias: s.aliases.Get,
+		OrgByToken: func(ctx context.Context, h aliasapi.TokenHash) (string, error) {
+			return s.orgs.Get(ctx, hex.EncodeToString(h[:]))
+		},
+		JWT:      jwt,
+		Tokens:   s.jwts,
+		Sessions: s.sessions,
+		Logger:   logger,
+	}
+}
+
+var _ aliasapi.Store = cachedStore{}
