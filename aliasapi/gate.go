@@ -32,6 +32,8 @@ type Gate struct {
 	Limiter  *Limiter
 	Logger   *zap.Logger
 	Now      func() time.Time
+
+	issued issuedCookies
 }
 
 // Route is what one alias_auth asks of the requests it sees.
@@ -298,11 +300,22 @@ func (g *Gate) session(r *http.Request, a *Alias, now time.Time) (Grant, bool) {
 	if !ok {
 		return Grant{}, false
 	}
+	// Every segment of a stream brings the same cookie: remember what it
+	// proved, as for JWTs, instead of computing its MAC each time.
+	if g.Tokens != nil {
+		if grant, ok := g.Tokens.Get(a, value, now); ok {
+			return grant, true
+		}
+	}
 	signer := g.Sessions()
 	if signer == nil {
 		return Grant{}, false
 	}
-	return signer.Verify(a, value, now)
+	grant, ok := signer.Verify(a, value, now)
+	if ok && g.Tokens != nil {
+		g.Tokens.Put(a, value, grant)
+	}
+	return grant, ok
 }
 
 // setSession issues the session cookie for grant, expiring no later than
@@ -313,6 +326,11 @@ func (g *Gate) setSession(w http.ResponseWriter, r *http.Request, route *Route, 
 	// so owners send their token with every request.
 	if route.SessionLifetime <= 0 || grant.Role == RoleOwner {
 		return false
+	}
+	path, secure := aliasPath(r.URL.Path, a.ID), r.TLS != nil
+	if header, ok := g.issued.get(a, grant, path, secure, now); ok {
+		addSetCookie(w.Header(), header)
+		return true
 	}
 	signer := g.Sessions()
 	if signer == nil {
@@ -332,30 +350,43 @@ func (g *Gate) setSession(w http.ResponseWriter, r *http.Request, route *Route, 
 	cookie := &http.Cookie{
 		Name:     SessionCookiePrefix + a.ID,
 		Value:    value,
-		Path:     aliasPath(r.URL.Path, a.ID),
+		Path:     path,
 		Expires:  expiry,
 		MaxAge:   int(expiry.Sub(now) / time.Second),
 		HttpOnly: true,
-		Secure:   r.TLS != nil,
+		Secure:   secure,
 		SameSite: http.SameSiteLaxMode,
 	}
-	w.Header().Add("Set-Cookie", cookie.String())
+	header := []string{cookie.String()}
+	g.issued.put(a, grant, path, secure, header, now)
+	addSetCookie(w.Header(), header)
 	return true
+}
+
+// addSetCookie adds a shared one-element Set-Cookie value: as is when it is
+// the response's only cookie, copied otherwise, so the shared slice is
+// never written to.
+func addSetCookie(h http.Header, header []string) {
+	if existing := h["Set-Cookie"]; len(existing) > 0 {
+		h["Set-Cookie"] = append(existing[:len(existing):len(existing)], header[0])
+		return
+	}
+	h["Set-Cookie"] = header[:1:1]
 }
 
 // aliasPath is the request path up to and including the segment that is
 // the alias ID, so the cookie goes only with requests for that alias.
 func aliasPath(path, id string) string {
-	for i := 0; i+len(id) <= len(path); {
-		j := strings.Index(path[i:], "/"+id)
+	for i := 0; i < len(path); {
+		j := strings.Index(path[i:], id)
 		if j < 0 {
 			break
 		}
-		end := i + j + 1 + len(id)
-		if end == len(path) || path[end] == '/' {
+		start, end := i+j, i+j+len(id)
+		if start > 0 && path[start-1] == '/' && (end == len(path) || path[end] == '/') {
 			return path[:end]
 		}
-		i = end
+		i = start + 1
 	}
 	return "/"
 }
@@ -376,20 +407,18 @@ func hasDotSegment(path string) bool {
 // credentialOf finds the first credential r presents, in the gateway's
 // order: Authorization, the token query parameters, the passcode.
 func credentialOf(r *http.Request) (Credential, bool) {
-	if auth := r.Header.Get("Authorization"); auth != "" {
-		return Credential{Kind: CredentialBearer, Value: bearer(auth)}, true
+	if auth := r.Header["Authorization"]; len(auth) > 0 && auth[0] != "" {
+		return Credential{Kind: CredentialBearer, Value: bearer(auth[0])}, true
 	}
-	q := r.URL.RawQuery
-	for _, name := range credentialParams[:3] {
-		if v, ok := queryValue(q, name); ok {
-			return Credential{Kind: CredentialBearer, Value: v}, true
+	if v, i, ok := firstCredentialParam(r.URL.RawQuery); ok {
+		kind := CredentialBearer
+		if credentialParams[i] == QueryPasscode {
+			kind = CredentialPasscode
 		}
+		return Credential{Kind: kind, Value: v}, true
 	}
-	if v, ok := queryValue(q, QueryPasscode); ok {
-		return Credential{Kind: CredentialPasscode, Value: v}, true
-	}
-	if v := r.Header.Get(HeaderPasscode); v != "" {
-		return Credential{Kind: CredentialPasscode, Value: v}, true
+	if v := r.Header[HeaderPasscode]; len(v) > 0 && v[0] != "" {
+		return Credential{Kind: CredentialPasscode, Value: v[0]}, true
 	}
 	return Credential{}, false
 }
@@ -412,14 +441,8 @@ func queryValue(rawQuery, name string) (string, bool) {
 		if key != name {
 			continue
 		}
-		if strings.ContainsAny(value, "%+") {
-			unescaped, err := url.QueryUnescape(value)
-			if err != nil {
-				return "", false
-			}
-			value = unescaped
-		}
-		return value, true
+		unescaped, err := unescapeQuery(value)
+		return unescaped, err == nil
 	}
 	return "", false
 }
@@ -445,8 +468,10 @@ func cookieValue(r *http.Request, aliasID string) (string, bool) {
 // stripCredentials removes every credential the gateway reads from what
 // the upstream gets.
 func stripCredentials(r *http.Request, aliasID string) {
-	r.Header.Del("Authorization")
-	r.Header.Del(HeaderPasscode)
+	// Canonical keys straight on the map: Header.Del would canonicalize
+	// them again on every request.
+	delete(r.Header, "Authorization")
+	delete(r.Header, HeaderPasscode)
 	if r.URL.RawQuery != "" {
 		if q := withoutCredentials(r.URL.RawQuery); q != r.URL.RawQuery {
 			r.URL.RawQuery = q
@@ -456,30 +481,75 @@ func stripCredentials(r *http.Request, aliasID string) {
 	stripSession(r, aliasID)
 }
 
+// firstCredentialParam returns the value of the credential parameter the
+// gateway reads first (token, jwt, access_token, then passcode) in one pass
+// over the raw query, and its index in credentialParams.
+func firstCredentialParam(rawQuery string) (value string, index int, ok bool) {
+	var raw [len(credentialParams)]string
+	var seen [len(credentialParams)]bool
+	for rest := rawQuery; rest != ""; {
+		var pair string
+		pair, rest, _ = strings.Cut(rest, "&")
+		key, v, _ := strings.Cut(pair, "=")
+		if i := credentialParam(key); i >= 0 && !seen[i] {
+			raw[i], seen[i] = v, true
+		}
+	}
+	for i := range credentialParams {
+		if seen[i] {
+			v, err := unescapeQuery(raw[i])
+			return v, i, err == nil
+		}
+	}
+	return "", 0, false
+}
+
+func credentialParam(key string) int {
+	for i, name := range credentialParams {
+		if key == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func unescapeQuery(v string) (string, error) {
+	if strings.ContainsAny(v, "%+") {
+		return url.QueryUnescape(v)
+	}
+	return v, nil
+}
+
 // withoutCredentials drops the credential parameters from a raw query and
 // keeps the rest as it was written.
 func withoutCredentials(rawQuery string) string {
-	has := false
-	for _, name := range credentialParams {
-		if _, ok := queryValue(rawQuery, name); ok {
-			has = true
+	var kept strings.Builder
+	found := false
+	for rest, start := rawQuery, 0; rest != ""; {
+		pair, next, more := strings.Cut(rest, "&")
+		key, _, _ := strings.Cut(pair, "=")
+		if credentialParam(key) >= 0 {
+			if !found {
+				found = true
+				kept.Grow(len(rawQuery))
+				kept.WriteString(strings.TrimSuffix(rawQuery[:start], "&"))
+			}
+		} else if found && pair != "" {
+			if kept.Len() > 0 {
+				kept.WriteByte('&')
+			}
+			kept.WriteString(pair)
 		}
+		start += len(pair)
+		if more {
+			start++
+		}
+		rest = next
 	}
-	if !has {
+	if !found {
 		return rawQuery
 	}
-	var kept []string
-	for pair := range strings.SplitSeq(rawQuery, "&") {
-		key, _, _ := strings.Cut(pair, "=")
-		credential := false
-		for _, name := range credentialParams {
-			credential = credential || key == name
-		}
-		if !credential && pair != "" {
-			kept = append(kept, pair)
-		}
-	}
-	return strings.Join(kept, "&")
+	return kept.String()
 }
 
 // stripSession removes the alias's session cookie from the Cookie header.

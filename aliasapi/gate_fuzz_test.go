@@ -106,3 +106,23 @@ func presented(s string) []string {
 	}
 	return out
 }
+
+func TestWithoutCredentials(t *testing.T) {
+	tests := map[string]string{
+		"":                                "",
+		"a=1":                             "a=1",
+		"passcode=x":                      "",
+		"a=1&passcode=x":                  "a=1",
+		"passcode=x&a=1":                  "a=1",
+		"a=1&token=t&b=x%20y&jwt=j&c=":    "a=1&b=x%20y&c=",
+		"token=1&token=2":                 "",
+		"a=1&&b=2&access_token=z&d=4&d=5": "a=1&&b=2&d=4&d=5",
+		"passcodes=keep&xpasscode=keep":   "passcodes=keep&xpasscode=keep",
+		"a=1&passcode=x&&b=2":             "a=1&b=2",
+	}
+	for in, want := range tests {
+		if got := withoutCredentials(in); got != want {
+			t.Errorf("withoutCredentials(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -166,7 +166,7 @@ func (a *App) Start() error {
 	if err := s.loadSessionKey(ctx); err != nil {
 		a.logger.Warn("session cookie key not loaded yet; sessions start once the database answers", zap.Error(err))
 	}
-	s.startListener()
+	s.startListener(5 * time.Second)
 	return nil
 }
 

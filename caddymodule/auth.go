@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -92,7 +93,7 @@ func (h *AliasAuth) Provision(ctx caddy.Context) error {
 	}
 	app := appModule.(*App)
 	if h.ID == "" {
-		h.ID = "{http.request.uri.path.1}"
+		h.ID = defaultIDPlaceholder
 	}
 	if h.SessionLifetime == 0 {
 		h.SessionLifetime = caddy.Duration(DefaultSessionLifetime)
@@ -160,7 +161,12 @@ func parseRequirement(s string) (aliasapi.Requirement, error) {
 // opens the alias.
 func (h *AliasAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	aliasID := repl.ReplaceAll(h.ID, "")
+	var aliasID string
+	if h.ID == defaultIDPlaceholder {
+		aliasID = pathSegment(r.URL.Path, 1)
+	} else {
+		aliasID = repl.ReplaceAll(h.ID, "")
+	}
 	client, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
 
 	d := h.gate.Check(w, r, &h.route, aliasID, client)
@@ -179,15 +185,98 @@ func (h *AliasAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 			delete(r.Header, name)
 		}
 	}
-	role := d.Grant.Role.String()
-	r.Header.Set(headerAlias, d.Alias.ID)
-	r.Header.Set(headerType, string(d.Alias.Type))
-	r.Header.Set(headerRole, role)
-	r.Header.Set(headerUser, d.Grant.User)
-	repl.Set("http.linkgate.alias", d.Alias.ID)
-	repl.Set("http.linkgate.role", role)
-	repl.Set("http.linkgate.user", d.Grant.User)
+	id := identityOf(d.Alias.ID)
+	role := d.Grant.Role
+	r.Header[headerAlias] = id.header
+	r.Header[headerType] = typeHeaders[d.Alias.Type]
+	r.Header[headerRole] = roleHeaders[role]
+	repl.Set("http.linkgate.alias", id.value)
+	repl.Set("http.linkgate.role", roleValues[role])
+	if d.Grant.User == "" {
+		r.Header[headerUser] = emptyHeader
+		repl.Set("http.linkgate.user", "")
+	} else {
+		r.Header[headerUser] = []string{d.Grant.User}
+		repl.Set("http.linkgate.user", d.Grant.User)
+	}
 	return next.ServeHTTP(w, r)
+}
+
+// defaultIDPlaceholder is where alias_auth reads the alias ID unless told
+// otherwise; it is read straight from the path, which is what Caddy's
+// replacer would do, without the replacer's allocations.
+const defaultIDPlaceholder = "{http.request.uri.path.1}"
+
+// pathSegment is segment i of path as {http.request.uri.path.i} counts
+// them: after the leading slash, split at every slash.
+func pathSegment(path string, i int) string {
+	path = strings.TrimPrefix(path, "/")
+	for ; i > 0; i-- {
+		_, rest, ok := strings.Cut(path, "/")
+		if !ok {
+			return ""
+		}
+		path = rest
+	}
+	seg, _, _ := strings.Cut(path, "/")
+	return seg
+}
+
+// Header values and placeholder values that every request of an alias
+// shares. They are built once: a header value is a one-element slice,
+// capacity one, that nobody writes into (Header.Set replaces a slice,
+// Header.Add appends to a full one, which copies it), and a placeholder
+// value is the string already in an interface.
+var (
+	emptyHeader = []string{""}
+	typeHeaders = map[aliasapi.Type][]string{
+		aliasapi.TypeLive:       {string(aliasapi.TypeLive)},
+		aliasapi.TypeConference: {string(aliasapi.TypeConference)},
+	}
+	roleHeaders = [...][]string{
+		aliasapi.RoleViewer:    {aliasapi.RoleViewer.String()},
+		aliasapi.RolePublisher: {aliasapi.RolePublisher.String()},
+		aliasapi.RoleHost:      {aliasapi.RoleHost.String()},
+		aliasapi.RoleOwner:     {aliasapi.RoleOwner.String()},
+	}
+	roleValues = [...]any{
+		aliasapi.RoleViewer:    aliasapi.RoleViewer.String(),
+		aliasapi.RolePublisher: aliasapi.RolePublisher.String(),
+		aliasapi.RoleHost:      aliasapi.RoleHost.String(),
+		aliasapi.RoleOwner:     aliasapi.RoleOwner.String(),
+	}
+)
+
+// aliasIdentity is an alias ID as a header value and as a placeholder.
+type aliasIdentity struct {
+	header []string
+	value  any
+}
+
+// identities remembers aliasIdentity per alias ID; bounded, since IDs
+// come and go.
+var identities = struct {
+	sync.RWMutex
+	m map[string]aliasIdentity
+}{m: make(map[string]aliasIdentity)}
+
+const maxIdentities = 100_000
+
+func identityOf(id string) aliasIdentity {
+	identities.RLock()
+	ident, ok := identities.m[id]
+	identities.RUnlock()
+	if ok {
+		return ident
+	}
+	ident = aliasIdentity{header: []string{id}, value: id}
+	identities.Lock()
+	if len(identities.m) >= maxIdentities {
+		clear(identities.m)
+	}
+	identities.m[id] = ident
+	identities.Unlock()
+	return ident
 }
 
 var (

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,14 +49,38 @@ func registerMetrics(registry *prometheus.Registry) {
 	}
 }
 
-// countDecision counts one gateway decision.
+// countDecision counts one gateway decision. The counters are looked up in
+// a map of their own: WithLabelValues would hash and allocate on every
+// request.
 func countDecision(handler string, allowed bool, reason string) {
-	outcome := "denied"
-	if allowed {
-		outcome = "allowed"
+	key := decisionKey{handler, allowed, reason}
+	decisionCounters.RLock()
+	c, ok := decisionCounters.m[key]
+	decisionCounters.RUnlock()
+	if !ok {
+		outcome := "denied"
+		if allowed {
+			outcome = "allowed"
+		}
+		c = metrics.decisions.WithLabelValues(handler, outcome, reason)
+		decisionCounters.Lock()
+		decisionCounters.m[key] = c
+		decisionCounters.Unlock()
 	}
-	metrics.decisions.WithLabelValues(handler, outcome, reason).Inc()
+	c.Inc()
 }
+
+type decisionKey struct {
+	handler string
+	allowed bool
+	reason  string
+}
+
+// decisionCounters stays small: handlers and reasons are fixed sets.
+var decisionCounters = struct {
+	sync.RWMutex
+	m map[decisionKey]prometheus.Counter
+}{m: make(map[decisionKey]prometheus.Counter)}
 
 // cacheCollector reports the counters of every live cache, summed over the
 // shared stores of the process, labelled by what the cache holds.

@@ -39,6 +39,9 @@ type sharedStore struct {
 
 	listenOnce   sync.Once
 	stopListener func()
+	// listening is closed once the listener has connected for the first
+	// time.
+	listening chan struct{}
 
 	signer      atomic.Pointer[aliasapi.SessionSigner]
 	signerLoads singleflight.Group
@@ -61,7 +64,13 @@ func newSharedStore(dsn string, cs cacheSettings, logger *zap.Logger) (*sharedSt
 	if err != nil {
 		return nil, err
 	}
-	s := &sharedStore{backend: backend, dsn: dsn, logger: logger, jwts: aliasapi.NewTokenCache(aliasapi.DefaultTokenCacheSize)}
+	s := &sharedStore{
+		backend:   backend,
+		dsn:       dsn,
+		logger:    logger,
+		jwts:      aliasapi.NewTokenCache(aliasapi.DefaultTokenCacheSize),
+		listening: make(chan struct{}),
+	}
 	cfg := cache.Config{
 		MaxEntries:  cs.size,
 		TTL:         cs.ttl,
@@ -128,19 +137,32 @@ func (s *sharedStore) Destruct() error {
 }
 
 // startListener starts the node's one invalidation listener for the
-// database. It belongs to the shared store, not to a config, so it runs on
-// a context of its own that Destruct cancels: a config's context ends at
-// every reload, while the listener must not.
-func (s *sharedStore) startListener() {
+// database and waits, up to wait, until it listens. It belongs to the
+// shared store, not to a config, so it runs on a context of its own that
+// Destruct cancels: a config's context ends at every reload, while the
+// listener must not.
+//
+// Waiting keeps the first connect's flush (which covers changes made
+// before LISTEN) from dropping what the first requests cached.
+func (s *sharedStore) startListener(wait time.Duration) {
 	s.listenOnce.Do(func() {
+		var first sync.Once
 		s.stopListener = pgstore.StartListener(pgstore.ListenerConfig{
-			DSN:         s.dsn,
-			Logger:      s.logger,
-			OnNotify:    s.invalidate,
-			OnConnect:   s.flush,
+			DSN:      s.dsn,
+			Logger:   s.logger,
+			OnNotify: s.invalidate,
+			OnConnect: func() {
+				s.flush()
+				first.Do(func() { close(s.listening) })
+			},
 			OnReconnect: metrics.listenerReconnects.Inc,
 		})
 	})
+	select {
+	case <-s.listening:
+	case <-time.After(wait):
+		s.logger.Warn("cache invalidation listener not connected yet; changes made on other nodes may show late until it is")
+	}
 }
 
 // invalidate drops the entry a change notice names.
