@@ -74,8 +74,8 @@ type App struct {
 
 	poolKey string
 	shared  *sharedStore
-	jwt    *aliasapi.JWTVerifier
-	logger *zap.Logger
+	jwt     *aliasapi.JWTVerifier
+	logger  *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
