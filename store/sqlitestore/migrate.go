@@ -1,0 +1,86 @@
+package sqlitestore
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrate applies the embedded migrations that the database lacks, in one
+// transaction. The transaction begins IMMEDIATE, holding the file's write
+// lock from its start, so it is the lock that serializes migrations: stores
+// opening the same file together (in this process or another) wait for the
+// first, then find nothing left to do.
+func (s *Store) Migrate(ctx context.Context) error {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	slices.Sort(files)
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("locking migrations: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS linkgate_migrations (
+		version    INTEGER NOT NULL PRIMARY KEY,
+		applied_at INTEGER NOT NULL
+	) STRICT`); err != nil {
+		return fmt.Errorf("creating the migrations table: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT version FROM linkgate_migrations")
+	if err != nil {
+		return fmt.Errorf("reading applied migrations: %w", err)
+	}
+	var applied []int64
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return fmt.Errorf("reading applied migrations: %w", err)
+		}
+		applied = append(applied, v)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("reading applied migrations: %w", err)
+	}
+	for _, name := range files {
+		version, err := migrationVersion(name)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(applied, version) {
+			continue
+		}
+		sql, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(sql)); err != nil {
+			return fmt.Errorf("applying %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO linkgate_migrations (version, applied_at) VALUES (?, ?)", version, now()); err != nil {
+			return fmt.Errorf("recording %s: %w", name, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// migrationVersion reads the number that starts a migration's file name.
+func migrationVersion(name string) (int64, error) {
+	base := strings.TrimPrefix(name, "migrations/")
+	digits, _, _ := strings.Cut(base, "_")
+	v, err := strconv.ParseInt(digits, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("migration %s does not start with a version number", name)
+	}
+	return v, nil
+}

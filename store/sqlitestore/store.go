@@ -1,0 +1,379 @@
+// Package sqlitestore keeps linkgate's organizations, tokens and aliases in
+// an SQLite file through modernc.org/sqlite, a pure-Go driver, so the
+// embedded default store needs no cgo and no server. It behaves as
+// store/pgstore does, except that there is no cross-node invalidation: the
+// file belongs to one host.
+package sqlitestore
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/linkgate/linkgate/aliasapi"
+)
+
+// Store is an aliasapi.Store on an SQLite file.
+//
+// It holds two handles on the file. Every write goes through writer, which
+// has exactly one connection: concurrent writes of this process queue for it
+// in database/sql, in order and cancellable by their context, instead of
+// racing for SQLite's write lock and sleeping in its busy handler. Reads go
+// through readers, a pool of read-only connections that WAL mode lets run
+// alongside the writer and each other. busy_timeout is still needed: other
+// processes (a second Caddy on the same file, the sqlite3 shell) take the
+// same lock, and it makes them wait their turn rather than fail with
+// "database is locked". Write transactions start with BEGIN IMMEDIATE
+// (_txlock=immediate), taking the write lock before they read, so one can
+// never hold a snapshot that another process's commit has made stale, which
+// SQLite answers with SQLITE_BUSY at once, busy_timeout or not.
+type Store struct {
+	writer  *sql.DB
+	readers *sql.DB
+}
+
+// pragmas configure every connection. busy_timeout comes first so that the
+// switch to WAL, which needs a lock, waits for it too. synchronous NORMAL is
+// durable against a crash of the process, and loses at most the last
+// commits on a power cut.
+var pragmas = []string{
+	"busy_timeout(10000)",
+	"journal_mode(WAL)",
+	"foreign_keys(ON)",
+	"synchronous(NORMAL)",
+}
+
+// Open opens the SQLite database at path, creating the file (mode 0600,
+// readable by this user only: it holds stream keys and secrets) and its
+// missing parent directories (0700) if needed, and switches it to WAL mode.
+// The schema is left to Migrate.
+func Open(path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlitestore: no database path")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlitestore: creating the database directory: %w", err)
+	}
+	// SQLite would create the file with 0644 less the umask; its -wal and
+	// -shm files copy the database file's mode.
+	f, err := os.OpenFile(abs, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: %w", err)
+	}
+	f.Close()
+
+	writer, err := sql.Open("sqlite", dsn(abs, "_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: %w", err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	// Connecting now reports a file that is no database at once, and puts
+	// it in WAL mode before any reader, which could not, opens it.
+	if err := writer.Ping(); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlitestore: opening %s: %w", abs, err)
+	}
+
+	// query_only makes a write sent to the wrong handle fail loudly
+	// instead of racing the writer for the lock. modernc.org/sqlite runs
+	// Go code for SQLite's C, so more readers than CPUs would only queue
+	// in the scheduler instead of here.
+	readers, err := sql.Open("sqlite", dsn(abs, "_pragma=query_only(ON)"))
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlitestore: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	readers.SetMaxOpenConns(n)
+	readers.SetMaxIdleConns(n)
+	return &Store{writer: writer, readers: readers}, nil
+}
+
+// dsn is the driver's name for the database file at abs: a file: URI, so
+// that a path holding '?' or '#' stays a path, with the pragmas and extra
+// parameters.
+func dsn(abs string, extra ...string) string {
+	params := make([]string, 0, len(pragmas)+len(extra))
+	for _, p := range pragmas {
+		params = append(params, "_pragma="+url.QueryEscape(p))
+	}
+	params = append(params, extra...)
+	p := filepath.ToSlash(abs)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p // a Windows drive letter: file:///C:/...
+	}
+	u := url.URL{Scheme: "file", Path: p, RawQuery: strings.Join(params, "&")}
+	return u.String()
+}
+
+// Close closes every connection to the database file. The last connection
+// to close checkpoints the write-ahead log into the file.
+func (s *Store) Close() error {
+	return errors.Join(s.readers.Close(), s.writer.Close())
+}
+
+// now stamps rows in microseconds, the precision PostgreSQL keeps and list
+// cursors carry.
+func now() int64 { return time.Now().UnixMicro() }
+
+func timeOf(micros int64) time.Time { return time.UnixMicro(micros).UTC() }
+
+const aliasColumns = `id, org_id, type, coalesce(name, ''), coalesce(passcode, ''),
+	coalesce(jwt_secret, ''), coalesce(stream_key, ''), expired_at, inserted_at, updated_at, version`
+
+func scanAlias(row interface{ Scan(...any) error }) (aliasapi.Alias, error) {
+	var a aliasapi.Alias
+	var expiredAt, insertedAt, updatedAt int64
+	err := row.Scan(&a.ID, &a.OrgID, &a.Type, &a.Name, &a.Passcode, &a.JWTSecret, &a.StreamKey,
+		&expiredAt, &insertedAt, &updatedAt, &a.Version)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, aliasapi.ErrNotFound
+	}
+	a.ExpiredAt, a.InsertedAt, a.UpdatedAt = timeOf(expiredAt), timeOf(insertedAt), timeOf(updatedAt)
+	return a, err
+}
+
+// Alias implements aliasapi.Store.
+func (s *Store) Alias(ctx context.Context, id string) (aliasapi.Alias, error) {
+	return scanAlias(s.readers.QueryRowContext(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE id = ?", id))
+}
+
+// Aliases implements aliasapi.Store. The conditions are only added when
+// they apply, so that SQLite seeks the index (org_id, inserted_at, id) to
+// the cursor instead of scanning the organization's list from its start.
+func (s *Store) Aliases(ctx context.Context, orgID string, q aliasapi.ListQuery) ([]aliasapi.Alias, error) {
+	query := "SELECT " + aliasColumns + " FROM aliases WHERE org_id = ?"
+	args := []any{orgID}
+	if q.Type != "" {
+		query += " AND type = ?"
+		args = append(args, string(q.Type))
+	}
+	if q.After != nil {
+		query += " AND (inserted_at, id) > (?, ?)"
+		args = append(args, q.After.InsertedAt.UnixMicro(), q.After.ID)
+	}
+	query += " ORDER BY inserted_at, id LIMIT ?"
+	args = append(args, q.Limit)
+	rows, err := s.readers.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	aliases := []aliasapi.Alias{}
+	for rows.Next() {
+		a, err := scanAlias(rows)
+		if err != nil {
+			return nil, err
+		}
+		aliases = append(aliases, a)
+	}
+	return aliases, rows.Err()
+}
+
+// CreateAlias implements aliasapi.Store.
+func (s *Store) CreateAlias(ctx context.Context, a aliasapi.Alias) (aliasapi.Alias, error) {
+	t := now()
+	row := s.writer.QueryRowContext(ctx, `INSERT INTO aliases
+		(id, org_id, type, name, passcode, jwt_secret, stream_key, expired_at, inserted_at, updated_at)
+		VALUES (?, ?, ?, NULLIF(?, ''), NULLIF(?, ''), NULLIF(?, ''), NULLIF(?, ''), ?, ?, ?)
+		RETURNING `+aliasColumns,
+		a.ID, a.OrgID, string(a.Type), a.Name, a.Passcode, a.JWTSecret, a.StreamKey, a.ExpiredAt.UnixMicro(), t, t)
+	created, err := scanAlias(row)
+	return created, uniqueViolation(err)
+}
+
+// UpdateAlias implements aliasapi.Store. The version moves in a trigger, so
+// an update that changes nothing leaves it, and sessions, alone. RETURNING
+// would show the row as the UPDATE left it, before the trigger, so the
+// result is read back within the same transaction.
+func (s *Store) UpdateAlias(ctx context.Context, orgID, id string, p aliasapi.Patch) (updated aliasapi.Alias, err error) {
+	var typ *string
+	if p.Type != nil {
+		t := string(*p.Type)
+		typ = &t
+	}
+	var expiredAt *int64
+	if p.ExpiredAt != nil {
+		us := p.ExpiredAt.UnixMicro()
+		expiredAt = &us
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return updated, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE aliases SET
+			type       = coalesce(?3, type),
+			name       = CASE WHEN ?4 THEN NULLIF(?5, '') ELSE name END,
+			passcode   = CASE WHEN ?6 THEN NULLIF(?7, '') ELSE passcode END,
+			jwt_secret = CASE WHEN ?8 THEN NULLIF(?9, '') ELSE jwt_secret END,
+			stream_key = CASE WHEN ?10 THEN NULLIF(?11, '') ELSE stream_key END,
+			expired_at = coalesce(?12, expired_at)
+		WHERE id = ?1 AND org_id = ?2`,
+		id, orgID, typ,
+		p.Name.Set, p.Name.Value,
+		p.Passcode.Set, p.Passcode.Value,
+		p.JWTSecret.Set, p.JWTSecret.Value,
+		p.StreamKey.Set, p.StreamKey.Value,
+		expiredAt)
+	if err != nil {
+		return updated, uniqueViolation(err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return updated, err
+	} else if n == 0 {
+		return updated, aliasapi.ErrNotFound
+	}
+	if updated, err = scanAlias(tx.QueryRowContext(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE id = ?", id)); err != nil {
+		return updated, err
+	}
+	return updated, tx.Commit()
+}
+
+// DeleteAlias implements aliasapi.Store.
+func (s *Store) DeleteAlias(ctx context.Context, orgID, id string) error {
+	res, err := s.writer.ExecContext(ctx, "DELETE FROM aliases WHERE id = ? AND org_id = ?", id, orgID)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return aliasapi.ErrNotFound
+	}
+	return nil
+}
+
+// uniqueViolation turns the unique constraints of aliases into the errors
+// the API answers. SQLite names no constraint, only its columns.
+func uniqueViolation(err error) error {
+	var sqlErr *sqlite.Error
+	if !errors.As(err, &sqlErr) {
+		return err
+	}
+	switch {
+	case sqlErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY && strings.Contains(sqlErr.Error(), "aliases.id"):
+		return aliasapi.ErrIDTaken
+	case sqlErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE && strings.Contains(sqlErr.Error(), "aliases.stream_key"):
+		return aliasapi.ErrStreamKeyTaken
+	}
+	return err
+}
+
+// OrgByToken implements aliasapi.Store.
+func (s *Store) OrgByToken(ctx context.Context, h aliasapi.TokenHash) (string, error) {
+	var orgID string
+	err := s.readers.QueryRowContext(ctx, "SELECT org_id FROM org_tokens WHERE token_hash = ? AND revoked_at IS NULL", h[:]).Scan(&orgID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", aliasapi.ErrNotFound
+	}
+	return orgID, err
+}
+
+// CreateOrg implements aliasapi.Store.
+func (s *Store) CreateOrg(ctx context.Context, name string) (aliasapi.Org, error) {
+	t := now()
+	o := aliasapi.Org{ID: aliasapi.NewOrgID(), Name: name, CreatedAt: timeOf(t)}
+	_, err := s.writer.ExecContext(ctx, "INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)", o.ID, o.Name, t)
+	return o, err
+}
+
+const tokenColumns = "id, org_id, name, created_at, revoked_at"
+
+func scanToken(row interface{ Scan(...any) error }) (aliasapi.TokenInfo, error) {
+	var t aliasapi.TokenInfo
+	var createdAt int64
+	var revokedAt sql.NullInt64
+	err := row.Scan(&t.ID, &t.OrgID, &t.Name, &createdAt, &revokedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return t, aliasapi.ErrNotFound
+	}
+	t.CreatedAt = timeOf(createdAt)
+	if revokedAt.Valid {
+		r := timeOf(revokedAt.Int64)
+		t.RevokedAt = &r
+	}
+	return t, err
+}
+
+// CreateToken implements aliasapi.Store.
+func (s *Store) CreateToken(ctx context.Context, orgID, name string, h aliasapi.TokenHash) (aliasapi.TokenInfo, error) {
+	t, err := scanToken(s.writer.QueryRowContext(ctx, `INSERT INTO org_tokens (id, org_id, name, token_hash, created_at)
+		VALUES (?, ?, ?, ?, ?) RETURNING `+tokenColumns, aliasapi.NewTokenID(), orgID, name, h[:], now()))
+	var sqlErr *sqlite.Error
+	if errors.As(err, &sqlErr) && sqlErr.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+		return t, aliasapi.ErrNotFound
+	}
+	return t, err
+}
+
+// Tokens implements aliasapi.Store.
+func (s *Store) Tokens(ctx context.Context, orgID string) ([]aliasapi.TokenInfo, error) {
+	rows, err := s.readers.QueryContext(ctx, "SELECT "+tokenColumns+" FROM org_tokens WHERE org_id = ? ORDER BY created_at, id", orgID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	tokens := []aliasapi.TokenInfo{}
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		tokens = append(tokens, t)
+	}
+	return tokens, rows.Err()
+}
+
+// RevokeToken implements aliasapi.Store.
+func (s *Store) RevokeToken(ctx context.Context, tokenID string) (aliasapi.TokenInfo, error) {
+	return scanToken(s.writer.QueryRowContext(ctx, `UPDATE org_tokens SET revoked_at = ?
+		WHERE id = ? AND revoked_at IS NULL RETURNING `+tokenColumns, now(), tokenID))
+}
+
+// SessionKey implements aliasapi.Store. The key exists after the first
+// call, so later ones only read; the first is a write transaction, which
+// stores started together on one file take in turn, the later finding the
+// key of the first.
+func (s *Store) SessionKey(ctx context.Context) ([]byte, error) {
+	const read = "SELECT key FROM linkgate_keys WHERE name = 'session'"
+	var key []byte
+	err := s.readers.QueryRowContext(ctx, read).Scan(&key)
+	if !errors.Is(err, sql.ErrNoRows) {
+		return key, err
+	}
+	fresh := make([]byte, 32)
+	rand.Read(fresh)
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "INSERT INTO linkgate_keys (name, key, created_at) VALUES ('session', ?, ?) ON CONFLICT (name) DO NOTHING", fresh, now()); err != nil {
+		return nil, err
+	}
+	if err := tx.QueryRowContext(ctx, read).Scan(&key); err != nil {
+		return nil, err
+	}
+	return key, tx.Commit()
+}
+
+var _ aliasapi.Store = (*Store)(nil)
