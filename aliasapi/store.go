@@ -19,6 +19,10 @@ var (
 type Store interface {
 	// Alias returns the alias with id, whoever owns it, or ErrNotFound.
 	Alias(ctx context.Context, id string) (Alias, error)
+	// AliasByStreamKey returns the alias whose stream key is key, or
+	// ErrNotFound: media servers that know a publisher only by the key it
+	// publishes under (nginx-rtmp) need it.
+	AliasByStreamKey(ctx context.Context, key string) (Alias, error)
 	// Aliases returns the organization's aliases in list order after q.After,
 	// at most q.Limit of them.
 	Aliases(ctx context.Context, orgID string, q ListQuery) ([]Alias, error)

@@ -5,9 +5,7 @@ package caddymodule
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -27,9 +25,12 @@ var stores = caddy.NewUsagePool()
 // App is the linkgate app. It owns the alias store that every linkgate
 // handler of the config uses, and the rules credentials are checked by.
 type App struct {
-	// Database is the alias store: a postgres:// or postgresql:// URL.
-	// Use an {env.*} or {file.*} placeholder: it is resolved when the app
-	// is provisioned, so the password never lands in the saved config.
+	// Database is the alias store: a postgres:// or postgresql:// URL, or
+	// sqlite:PATH for a file of the embedded store. Without it, the
+	// embedded store keeps linkgate/linkgate.db under Caddy's data
+	// directory. Use an {env.*} or {file.*} placeholder for a URL with a
+	// password: it is resolved when the app is provisioned, so the
+	// password never lands in the saved config.
 	Database string `json:"database,omitempty"`
 
 	// AutoMigrate applies the schema migrations when the app starts
@@ -108,7 +109,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.jwt = aliasapi.NewJWTVerifier(time.Duration(a.JWTLeeway), time.Duration(a.MaxTokenLifetime), nil)
 
-	dsn, err := resolveDatabase(a.Database)
+	db, err := resolveDatabase(a.Database)
 	if err != nil {
 		return err
 	}
@@ -120,10 +121,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		queryTimeout: time.Duration(a.QueryTimeout),
 	}
 	// The DSN is only a map key here; it is never logged.
-	key := fmt.Sprintf("%s\x00%+v", dsn, settings)
+	key := fmt.Sprintf("%s\x00%+v", db.dsn, settings)
 	logger := a.logger
 	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return newSharedStore(dsn, settings, logger)
+		return newSharedStore(db, settings, logger)
 	})
 	if err != nil {
 		return fmt.Errorf("linkgate: %w", err)
@@ -131,19 +132,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.poolKey, a.shared = key, v.(*sharedStore)
 	registerMetrics(ctx.GetMetricsRegistry())
 	return nil
-}
-
-// resolveDatabase replaces the placeholders of the database option and
-// checks that linkgate can use the result.
-func resolveDatabase(database string) (string, error) {
-	dsn := caddy.NewReplacer().ReplaceKnown(database, "")
-	switch {
-	case strings.TrimSpace(dsn) == "":
-		return "", errors.New("linkgate: no database configured: set the database option of the linkgate app to a postgres:// URL")
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return dsn, nil
-	}
-	return "", errors.New("linkgate: the database option must be a postgres:// or postgresql:// URL")
 }
 
 // Start applies the migrations, once per database and process, unless
@@ -157,7 +145,11 @@ func (a *App) Start() error {
 	// Only a migration that ran counts: a later config may turn
 	// auto_migrate on for the same database.
 	if !s.migrated && (a.AutoMigrate == nil || *a.AutoMigrate) {
-		if err := s.backend.Migrate(ctx); err != nil {
+		b, err := s.store()
+		if err != nil {
+			return fmt.Errorf("linkgate: opening the database: %w", err)
+		}
+		if err := b.Migrate(ctx); err != nil {
 			return fmt.Errorf("linkgate: migrating the database: %w", err)
 		}
 		s.migrated = true
@@ -216,7 +208,7 @@ func (a *App) limiter(limit int, window time.Duration) (*limiterHandle, error) {
 
 // Store returns the alias store of the app.
 // Reads come from the node's caches; writes drop what they change.
-func (a *App) Store() aliasapi.Store { return cachedStore{Store: a.shared.backend, shared: a.shared} }
+func (a *App) Store() aliasapi.Store { return cachedStore{shared: a.shared} }
 
 var (
 	_ caddy.App          = (*App)(nil)

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/linkgate/linkgate/aliasapi"
-	"github.com/linkgate/linkgate/store/pgstore"
 )
 
 func init() {
@@ -87,11 +86,14 @@ func withStore(cmd *cobra.Command, run func(context.Context, *cobra.Command, ali
 	cmd.Flags().Bool("json", false, "Print JSON instead of text")
 	cmd.SilenceUsage = true
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		dsn, err := cliDatabase(cmd)
+		db, err := cliDatabase(cmd)
 		if err != nil {
 			return err
 		}
-		s, err := pgstore.Open(dsn)
+		if !db.postgres {
+			fmt.Fprintf(cmd.ErrOrStderr(), "linkgate: using the SQLite database %s\n", db.dsn)
+		}
+		s, err := db.open()
 		if err != nil {
 			return err
 		}
@@ -106,8 +108,9 @@ func withStore(cmd *cobra.Command, run func(context.Context, *cobra.Command, ali
 	return cmd
 }
 
-// cliDatabase finds the database a command works on.
-func cliDatabase(cmd *cobra.Command) (string, error) {
+// cliDatabase finds the database a command works on: the one the config
+// names, or the one a config without a database option would use.
+func cliDatabase(cmd *cobra.Command) (database, error) {
 	flags := cmd.Flags()
 	if dsn, _ := flags.GetString("database"); dsn != "" {
 		return resolveDatabase(dsn)
@@ -116,10 +119,10 @@ func cliDatabase(cmd *cobra.Command) (string, error) {
 	adapter, _ := flags.GetString("adapter")
 	cfg, _, _, err := caddycmd.LoadConfig(configFile, adapter)
 	if err != nil {
-		return "", err
+		return database{}, err
 	}
 	if cfg == nil {
-		return "", errors.New("no database: give --database URL or --config FILE, or run next to a Caddyfile")
+		return defaultDatabase(), nil
 	}
 	var parsed struct {
 		Apps struct {
@@ -127,10 +130,12 @@ func cliDatabase(cmd *cobra.Command) (string, error) {
 		} `json:"apps"`
 	}
 	if err := json.Unmarshal(cfg, &parsed); err != nil {
-		return "", fmt.Errorf("reading the config: %w", err)
+		return database{}, fmt.Errorf("reading the config: %w", err)
 	}
+	// A config whose handlers use linkgate without the global option gets
+	// an app with no database option: the default one.
 	if parsed.Apps.Linkgate == nil {
-		return "", errors.New("the config has no linkgate app: add the linkgate global option with a database, or give --database URL")
+		return defaultDatabase(), nil
 	}
 	return resolveDatabase(parsed.Apps.Linkgate.Database)
 }

@@ -107,7 +107,6 @@ func TestCLIAndServerBinary(t *testing.T) {
 			{"token", "create", "org_nosuchorg0000000", "--database", dsn},
 			{"org", "create", "x", "--database", "mysql://localhost/linkgate"},
 			{"org", "create", "x", "--database", unreachable},
-			{"migrate"}, // no Caddyfile in an empty directory
 		} {
 			cmd := exec.Command(bin, append([]string{"linkgate"}, args...)...)
 			cmd.Dir, cmd.Env = t.TempDir(), env
@@ -121,6 +120,17 @@ func TestCLIAndServerBinary(t *testing.T) {
 			}
 		}
 	})
+
+	// Without a config, the commands use the embedded database a Caddyfile
+	// without a database option would: under Caddy's data directory.
+	cmd := exec.Command(bin, "linkgate", "migrate")
+	cmd.Dir, cmd.Env = t.TempDir(), env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("migrate with no config: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(home, "data", "caddy", "linkgate", "linkgate.db")); err != nil {
+		t.Errorf("migrate with no config made no database under Caddy's data directory: %v", err)
+	}
 
 	// The --config and ./Caddyfile forms read the database from the same
 	// Caddyfile that "caddy run" serves below.

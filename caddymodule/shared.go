@@ -22,9 +22,14 @@ import (
 // through the stores pool, so a reload keeps the caches warm and the node
 // keeps exactly one listener.
 type sharedStore struct {
-	backend *pgstore.Store
-	dsn     string
-	logger  *zap.Logger
+	db     database
+	logger *zap.Logger
+
+	// backend is opened on first use, not when the config is provisioned:
+	// caddy validate and reloads must not touch the database, and opening
+	// a SQLite file creates it.
+	openMu  sync.Mutex
+	backend atomic.Pointer[backend]
 
 	aliases *cache.Cache[*aliasapi.Alias]
 	// orgs maps the hex SHA-256 of an organization token to its
@@ -39,6 +44,8 @@ type sharedStore struct {
 
 	listenOnce   sync.Once
 	stopListener func()
+	// stopWatch ends the SQLite change poller.
+	stopWatch func()
 	// listening is closed once the listener has connected for the first
 	// time.
 	listening chan struct{}
@@ -59,14 +66,9 @@ type cacheSettings struct {
 	queryTimeout time.Duration
 }
 
-func newSharedStore(dsn string, cs cacheSettings, logger *zap.Logger) (*sharedStore, error) {
-	backend, err := pgstore.Open(dsn)
-	if err != nil {
-		return nil, err
-	}
+func newSharedStore(db database, cs cacheSettings, logger *zap.Logger) (*sharedStore, error) {
 	s := &sharedStore{
-		backend:   backend,
-		dsn:       dsn,
+		db:        db,
 		logger:    logger,
 		jwts:      aliasapi.NewTokenCache(aliasapi.DefaultTokenCacheSize),
 		listening: make(chan struct{}),
@@ -78,13 +80,13 @@ func newSharedStore(dsn string, cs cacheSettings, logger *zap.Logger) (*sharedSt
 		MaxStale:    cs.maxStale,
 		LoadTimeout: cs.queryTimeout,
 	}
+	var err error
 	s.aliases, err = cache.New(cfg, s.loadAlias, cache.Options[*aliasapi.Alias]{
 		NotFound: aliasapi.ErrNotFound,
 		Expiry:   func(a *aliasapi.Alias) time.Time { return a.ExpiredAt },
 		ValidKey: aliasapi.ValidID,
 	})
 	if err != nil {
-		backend.Close()
 		return nil, err
 	}
 	s.orgs, err = cache.New(cfg, s.loadOrg, cache.Options[string]{
@@ -93,14 +95,35 @@ func newSharedStore(dsn string, cs cacheSettings, logger *zap.Logger) (*sharedSt
 	})
 	if err != nil {
 		s.aliases.Close()
-		backend.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
+// store returns the backend, opening it on first use.
+func (s *sharedStore) store() (aliasapi.Store, error) {
+	if b := s.backend.Load(); b != nil {
+		return *b, nil
+	}
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
+	if b := s.backend.Load(); b != nil {
+		return *b, nil
+	}
+	b, err := s.db.open()
+	if err != nil {
+		return nil, err
+	}
+	s.backend.Store(&b)
+	return b, nil
+}
+
 func (s *sharedStore) loadAlias(ctx context.Context, id string) (*aliasapi.Alias, error) {
-	a, err := s.backend.Alias(ctx, id)
+	b, err := s.store()
+	if err != nil {
+		return nil, countStoreError(err)
+	}
+	a, err := b.Alias(ctx, id)
 	if err != nil {
 		return nil, countStoreError(err)
 	}
@@ -112,7 +135,11 @@ func (s *sharedStore) loadOrg(ctx context.Context, hashHex string) (string, erro
 	if _, err := hex.Decode(h[:], []byte(hashHex)); err != nil {
 		return "", aliasapi.ErrNotFound
 	}
-	org, err := s.backend.OrgByToken(ctx, h)
+	b, err := s.store()
+	if err != nil {
+		return "", countStoreError(err)
+	}
+	org, err := b.OrgByToken(ctx, h)
 	return org, countStoreError(err)
 }
 
@@ -130,9 +157,14 @@ func (s *sharedStore) Destruct() error {
 	if s.stopListener != nil {
 		s.stopListener()
 	}
+	if s.stopWatch != nil {
+		s.stopWatch()
+	}
 	s.aliases.Close()
 	s.orgs.Close()
-	s.backend.Close()
+	if b := s.backend.Load(); b != nil {
+		return (*b).Close()
+	}
 	return nil
 }
 
@@ -145,10 +177,14 @@ func (s *sharedStore) Destruct() error {
 // Waiting keeps the first connect's flush (which covers changes made
 // before LISTEN) from dropping what the first requests cached.
 func (s *sharedStore) startListener(wait time.Duration) {
+	if !s.db.postgres {
+		s.listenOnce.Do(s.startWatch)
+		return
+	}
 	s.listenOnce.Do(func() {
 		var first sync.Once
 		s.stopListener = pgstore.StartListener(pgstore.ListenerConfig{
-			DSN:      s.dsn,
+			DSN:      s.db.dsn,
 			Logger:   s.logger,
 			OnNotify: s.invalidate,
 			OnConnect: func() {
@@ -163,6 +199,49 @@ func (s *sharedStore) startListener(wait time.Duration) {
 	case <-time.After(wait):
 		s.logger.Warn("cache invalidation listener not connected yet; changes made on other nodes may show late until it is")
 	}
+}
+
+// watchInterval is how often a SQLite node asks whether another process
+// (the linkgate commands, another Caddy on the same file) changed the
+// database.
+const watchInterval = time.Second
+
+// startWatch polls a SQLite database for changes and flushes the caches on
+// each: SQLite tells that something changed, not what. Like the listener,
+// it belongs to the shared store and stops in Destruct.
+func (s *sharedStore) startWatch() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	s.stopWatch = func() {
+		cancel()
+		<-done
+	}
+	go func() {
+		defer close(done)
+		ticker := time.NewTicker(watchInterval)
+		defer ticker.Stop()
+		var last int64
+		for {
+			if b, err := s.store(); err == nil {
+				if w, ok := b.(changeWatcher); ok {
+					qctx, qcancel := context.WithTimeout(ctx, aliasapi.DefaultQueryTimeout)
+					v, err := w.DataVersion(qctx)
+					qcancel()
+					if err == nil && v != last {
+						if last != 0 {
+							s.flush()
+						}
+						last = v
+					}
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+			}
+		}
+	}()
 }
 
 // invalidate drops the entry a change notice names.
@@ -211,7 +290,11 @@ func (s *sharedStore) loadSessionKey(ctx context.Context) error {
 	if s.signer.Load() != nil {
 		return nil
 	}
-	key, err := s.backend.SessionKey(ctx)
+	b, err := s.store()
+	if err != nil {
+		return err
+	}
+	key, err := b.SessionKey(ctx)
 	if err != nil {
 		return err
 	}
@@ -221,9 +304,8 @@ func (s *sharedStore) loadSessionKey(ctx context.Context) error {
 
 // cachedStore is the Store the API uses: reads come from the caches the
 // gateway shares, and every write through this node drops the entries it
-// changed at once, before its change notice comes back from the database.
+// changed at once, before any change notice comes back.
 type cachedStore struct {
-	*pgstore.Store
 	shared *sharedStore
 }
 
@@ -241,10 +323,35 @@ func (c cachedStore) OrgByToken(ctx context.Context, h aliasapi.TokenHash) (stri
 	return c.shared.orgs.Get(ctx, hex.EncodeToString(h[:]))
 }
 
+// AliasByStreamKey implements aliasapi.Store, from the store: stream keys
+// are looked up when a publisher connects, not on every request.
+func (c cachedStore) AliasByStreamKey(ctx context.Context, key string) (aliasapi.Alias, error) {
+	b, err := c.shared.store()
+	if err != nil {
+		return aliasapi.Alias{}, countStoreError(err)
+	}
+	a, err := b.AliasByStreamKey(ctx, key)
+	return a, countStoreError(err)
+}
+
+// Aliases implements aliasapi.Store.
+func (c cachedStore) Aliases(ctx context.Context, orgID string, q aliasapi.ListQuery) ([]aliasapi.Alias, error) {
+	b, err := c.shared.store()
+	if err != nil {
+		return nil, countStoreError(err)
+	}
+	aliases, err := b.Aliases(ctx, orgID, q)
+	return aliases, countStoreError(err)
+}
+
 // CreateAlias implements aliasapi.Store; the new ID may be remembered as
 // not found.
 func (c cachedStore) CreateAlias(ctx context.Context, a aliasapi.Alias) (aliasapi.Alias, error) {
-	created, err := c.Store.CreateAlias(ctx, a)
+	b, err := c.shared.store()
+	if err != nil {
+		return aliasapi.Alias{}, countStoreError(err)
+	}
+	created, err := b.CreateAlias(ctx, a)
 	if err == nil {
 		c.shared.aliases.Invalidate(created.ID)
 	}
@@ -253,7 +360,11 @@ func (c cachedStore) CreateAlias(ctx context.Context, a aliasapi.Alias) (aliasap
 
 // UpdateAlias implements aliasapi.Store.
 func (c cachedStore) UpdateAlias(ctx context.Context, orgID, id string, p aliasapi.Patch) (aliasapi.Alias, error) {
-	updated, err := c.Store.UpdateAlias(ctx, orgID, id, p)
+	b, err := c.shared.store()
+	if err != nil {
+		return aliasapi.Alias{}, countStoreError(err)
+	}
+	updated, err := b.UpdateAlias(ctx, orgID, id, p)
 	if err == nil {
 		c.shared.aliases.Invalidate(id)
 	}
@@ -262,11 +373,73 @@ func (c cachedStore) UpdateAlias(ctx context.Context, orgID, id string, p aliasa
 
 // DeleteAlias implements aliasapi.Store.
 func (c cachedStore) DeleteAlias(ctx context.Context, orgID, id string) error {
-	err := c.Store.DeleteAlias(ctx, orgID, id)
+	b, err := c.shared.store()
+	if err != nil {
+		return countStoreError(err)
+	}
+	err = b.DeleteAlias(ctx, orgID, id)
 	if err == nil {
 		c.shared.aliases.Invalidate(id)
 	}
 	return countStoreError(err)
+}
+
+// The API needs none of the administrative methods; the commands use the
+// backend directly. They are here to make cachedStore a whole Store.
+
+// CreateOrg implements aliasapi.Store.
+func (c cachedStore) CreateOrg(ctx context.Context, name string) (aliasapi.Org, error) {
+	b, err := c.shared.store()
+	if err != nil {
+		return aliasapi.Org{}, err
+	}
+	return b.CreateOrg(ctx, name)
+}
+
+// CreateToken implements aliasapi.Store.
+func (c cachedStore) CreateToken(ctx context.Context, orgID, name string, h aliasapi.TokenHash) (aliasapi.TokenInfo, error) {
+	b, err := c.shared.store()
+	if err != nil {
+		return aliasapi.TokenInfo{}, err
+	}
+	return b.CreateToken(ctx, orgID, name, h)
+}
+
+// Tokens implements aliasapi.Store.
+func (c cachedStore) Tokens(ctx context.Context, orgID string) ([]aliasapi.TokenInfo, error) {
+	b, err := c.shared.store()
+	if err != nil {
+		return nil, err
+	}
+	return b.Tokens(ctx, orgID)
+}
+
+// RevokeToken implements aliasapi.Store; the token's cache entry goes
+// with its change notice (PostgreSQL) or the next change poll (SQLite).
+func (c cachedStore) RevokeToken(ctx context.Context, tokenID string) (aliasapi.TokenInfo, error) {
+	b, err := c.shared.store()
+	if err != nil {
+		return aliasapi.TokenInfo{}, err
+	}
+	return b.RevokeToken(ctx, tokenID)
+}
+
+// SessionKey implements aliasapi.Store.
+func (c cachedStore) SessionKey(ctx context.Context) ([]byte, error) {
+	b, err := c.shared.store()
+	if err != nil {
+		return nil, err
+	}
+	return b.SessionKey(ctx)
+}
+
+// Migrate implements aliasapi.Store.
+func (c cachedStore) Migrate(ctx context.Context) error {
+	b, err := c.shared.store()
+	if err != nil {
+		return err
+	}
+	return b.Migrate(ctx)
 }
 
 // gate returns a Gate over the shared store, for one handler.

@@ -64,6 +64,11 @@ func (s *Store) Alias(ctx context.Context, id string) (aliasapi.Alias, error) {
 	return scanAlias(s.pool.QueryRow(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE id = $1", id))
 }
 
+// AliasByStreamKey implements aliasapi.Store.
+func (s *Store) AliasByStreamKey(ctx context.Context, key string) (aliasapi.Alias, error) {
+	return scanAlias(s.pool.QueryRow(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE stream_key = $1", key))
+}
+
 // Aliases implements aliasapi.Store.
 func (s *Store) Aliases(ctx context.Context, orgID string, q aliasapi.ListQuery) ([]aliasapi.Alias, error) {
 	var afterTime *time.Time

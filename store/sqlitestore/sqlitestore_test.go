@@ -432,3 +432,46 @@ func TestEqualInsertionTimes(t *testing.T) {
 		t.Errorf("pages of one over equal insertion times: %v, want %v", got, want)
 	}
 }
+
+// TestDataVersionSeesOtherWriters is what lets a SQLite node notice changes
+// made by the linkgate commands or another process on the same file.
+func TestDataVersionSeesOtherWriters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "linkgate.db")
+	node, err := sqlitestore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	cli, err := sqlitestore.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx := t.Context()
+	if err := node.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before, err := node.DataVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := node.DataVersion(ctx); again != before {
+		t.Fatalf("data_version moved from %d to %d with no write", before, again)
+	}
+	if _, err := cli.CreateOrg(ctx, "from another process"); err != nil {
+		t.Fatal(err)
+	}
+	after, err := node.DataVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after == before {
+		t.Fatal("a commit by another connection left data_version unchanged")
+	}
+	if _, err := node.CreateOrg(ctx, "from this process"); err != nil {
+		t.Fatal(err)
+	}
+	if own, _ := node.DataVersion(ctx); own == after {
+		t.Fatal("a commit by the store's own writer left data_version unchanged")
+	}
+}

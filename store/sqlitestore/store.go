@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -41,6 +42,11 @@ import (
 type Store struct {
 	writer  *sql.DB
 	readers *sql.DB
+
+	// watch is the connection DataVersion asks, kept for good: SQLite's
+	// data_version compares commits with the asking connection's last look.
+	watchMu sync.Mutex
+	watch   *sql.Conn
 }
 
 // pragmas configure every connection. busy_timeout comes first so that the
@@ -125,7 +131,37 @@ func dsn(abs string, extra ...string) string {
 // Close closes every connection to the database file. The last connection
 // to close checkpoints the write-ahead log into the file.
 func (s *Store) Close() error {
-	return errors.Join(s.readers.Close(), s.writer.Close())
+	s.watchMu.Lock()
+	var watchErr error
+	if s.watch != nil {
+		watchErr = s.watch.Close()
+		s.watch = nil
+	}
+	s.watchMu.Unlock()
+	return errors.Join(watchErr, s.readers.Close(), s.writer.Close())
+}
+
+// DataVersion returns a number that changes whenever a commit to the
+// database was made by another connection than the one asking: this
+// process's writer or any other process, such as the linkgate commands.
+// A node polls it to learn of changes, SQLite having no notifications.
+func (s *Store) DataVersion(ctx context.Context) (int64, error) {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	if s.watch == nil {
+		c, err := s.readers.Conn(ctx)
+		if err != nil {
+			return 0, err
+		}
+		s.watch = c
+	}
+	var v int64
+	if err := s.watch.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+		s.watch.Close()
+		s.watch = nil
+		return 0, err
+	}
+	return v, nil
 }
 
 // now stamps rows in microseconds, the precision PostgreSQL keeps and list
@@ -152,6 +188,11 @@ func scanAlias(row interface{ Scan(...any) error }) (aliasapi.Alias, error) {
 // Alias implements aliasapi.Store.
 func (s *Store) Alias(ctx context.Context, id string) (aliasapi.Alias, error) {
 	return scanAlias(s.readers.QueryRowContext(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE id = ?", id))
+}
+
+// AliasByStreamKey implements aliasapi.Store.
+func (s *Store) AliasByStreamKey(ctx context.Context, key string) (aliasapi.Alias, error) {
+	return scanAlias(s.readers.QueryRowContext(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE stream_key = ?", key))
 }
 
 // Aliases implements aliasapi.Store. The conditions are only added when

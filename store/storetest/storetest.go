@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) aliasapi.Store) {
 		{"CreateAndGet", testCreateAndGet},
 		{"DuplicateID", testDuplicateID},
 		{"StreamKeyTaken", testStreamKeyTaken},
+		{"AliasByStreamKey", testAliasByStreamKey},
 		{"UpdatePartial", testUpdatePartial},
 		{"UpdateClears", testUpdateClears},
 		{"UpdateNoChangeKeepsVersion", testUpdateNoChange},
@@ -291,6 +292,20 @@ func testDuplicateID(t *testing.T, s aliasapi.Store) {
 	if !errors.Is(err, aliasapi.ErrIDTaken) && !errors.Is(err, aliasapi.ErrStreamKeyTaken) {
 		t.Errorf("CreateAlias with a taken ID and stream key: error %v, want ErrIDTaken or ErrStreamKeyTaken", err)
 	}
+}
+
+func testAliasByStreamKey(t *testing.T, s aliasapi.Store) {
+	ctx := t.Context()
+	a := create(t, s, fullAlias(newOrg(t, s)))
+	got, err := s.AliasByStreamKey(ctx, a.StreamKey)
+	if err != nil {
+		t.Fatalf("AliasByStreamKey: %v", err)
+	}
+	wantSame(t, "AliasByStreamKey", got, a)
+	_, err = s.AliasByStreamKey(ctx, streamKey())
+	wantErr(t, "AliasByStreamKey of an unknown key", err, aliasapi.ErrNotFound)
+	_, err = s.AliasByStreamKey(ctx, "")
+	wantErr(t, "AliasByStreamKey of no key", err, aliasapi.ErrNotFound)
 }
 
 func testStreamKeyTaken(t *testing.T, s aliasapi.Store) {
