@@ -20,7 +20,8 @@ const (
 	maxPasscodeLength  = 128
 	minStreamKeyLength = 16
 	maxStreamKeyLength = 256
-	maxJWTSecretLength = 512
+	// MaxJWTSecretLength bounds jwt_secret, in bytes.
+	MaxJWTSecretLength = 512
 
 	// DefaultMinJWTSecretLength follows RFC 7518 §3.2: an HS256 key must be
 	// at least as long as the hash output.
@@ -126,8 +127,8 @@ func decodePatch(body []byte, rules Rules, now time.Time) (Patch, error) {
 			})
 		case "jwt_secret":
 			p.JWTSecret, err = decodeOptional(key, raw, func(s string) error {
-				if len(s) < rules.MinJWTSecretLength || len(s) > maxJWTSecretLength {
-					return fmt.Errorf("must be %d to %d bytes, or null (RFC 7518 §3.2 asks for at least 32 for HS256)", rules.MinJWTSecretLength, maxJWTSecretLength)
+				if len(s) < rules.MinJWTSecretLength || len(s) > MaxJWTSecretLength {
+					return fmt.Errorf("must be %d to %d bytes, or null (RFC 7518 §3.2 asks for at least 32 for HS256)", rules.MinJWTSecretLength, MaxJWTSecretLength)
 				}
 				return nil
 			})

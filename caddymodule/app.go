@@ -98,6 +98,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.MinJWTSecretLength <= 0 {
 		a.MinJWTSecretLength = aliasapi.DefaultMinJWTSecretLength
 	}
+	if a.MinJWTSecretLength > aliasapi.MaxJWTSecretLength {
+		return fmt.Errorf("linkgate: min_jwt_secret_length %d is over the %d bytes a jwt_secret may have", a.MinJWTSecretLength, aliasapi.MaxJWTSecretLength)
+	}
 	if a.JWTLeeway <= 0 {
 		a.JWTLeeway = caddy.Duration(aliasapi.DefaultJWTLeeway)
 	}

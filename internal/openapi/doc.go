@@ -1,0 +1,2 @@
+// Package openapi checks the alias API's real responses against openapi.yaml.
+package openapi
