@@ -111,9 +111,40 @@ func (cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
+// retired holds the counts of shared stores that are gone (a reload that
+// changed a cache option replaces its store), so the counters never go
+// backwards.
+var retired struct {
+	sync.Mutex
+	aliases, orgs cache.Stats
+}
+
+// retireStats adds a departing store's counts to retired.
+func retireStats(aliases, orgs cache.Stats) {
+	retired.Lock()
+	defer retired.Unlock()
+	retired.aliases = addStats(retired.aliases, aliases)
+	retired.orgs = addStats(retired.orgs, orgs)
+}
+
+func addStats(a, b cache.Stats) cache.Stats {
+	return cache.Stats{
+		Hits:          a.Hits + b.Hits,
+		NegativeHits:  a.NegativeHits + b.NegativeHits,
+		Misses:        a.Misses + b.Misses,
+		Loads:         a.Loads + b.Loads,
+		LoadErrors:    a.LoadErrors + b.LoadErrors,
+		StaleServed:   a.StaleServed + b.StaleServed,
+		Invalidations: a.Invalidations + b.Invalidations,
+		Flushes:       a.Flushes + b.Flushes,
+	}
+}
+
 // Collect implements prometheus.Collector.
 func (cacheCollector) Collect(ch chan<- prometheus.Metric) {
-	var aliases, orgs []cache.Stats
+	retired.Lock()
+	aliases, orgs := []cache.Stats{retired.aliases}, []cache.Stats{retired.orgs}
+	retired.Unlock()
 	stores.Range(func(_, v any) bool {
 		s := v.(*sharedStore)
 		aliases = append(aliases, s.aliases.Stats())

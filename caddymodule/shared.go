@@ -160,6 +160,7 @@ func (s *sharedStore) Destruct() error {
 	if s.stopWatch != nil {
 		s.stopWatch()
 	}
+	retireStats(s.aliases.Stats(), s.orgs.Stats())
 	s.aliases.Close()
 	s.orgs.Close()
 	if b := s.backend.Load(); b != nil {

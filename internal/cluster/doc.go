@@ -1,0 +1,2 @@
+// Package cluster holds the tests of linkgate running as several nodes on one database.
+package cluster

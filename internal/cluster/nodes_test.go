@@ -1,0 +1,294 @@
+package cluster
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/linkgate/linkgate/aliasapi"
+)
+
+// propagation is how soon a change must reach every node's cache.
+const propagation = time.Second
+
+// TestTwoNodes runs what an operator runs: two "caddy run" processes of the
+// binary built from cmd/caddy, on one database, started together (so their
+// migrations race). A change made through one node, or by hand in SQL,
+// must reach the other node's warm cache within a second: a new passcode,
+// a deleted alias, a revoked organization token.
+func TestTwoNodes(t *testing.T) {
+	d := newDatabase(t)
+	up := newUpstream(t)
+	bin := buildCaddy(t)
+	a := startNode(t, bin, "A", newSite(t, "{env.LINKGATE_DATABASE}", up), d.dsn)
+	b := startNode(t, bin, "B", newSite(t, "{env.LINKGATE_DATABASE}", up), d.dsn)
+	a.waitReady(t)
+	b.waitReady(t)
+	d.waitListeners(t, 2)
+	orgID, token := d.newOrg(t)
+	owner := "Bearer " + token
+
+	t.Run("update through A reaches B", func(t *testing.T) {
+		id := createAlias(t, a.base, token, "old-passcode")
+		old, next := livePath(id, "old-passcode"), livePath(id, "new-passcode")
+		warm(t, a.base, old, "", aliasHits)
+		warm(t, b.base, old, "", aliasHits)
+
+		r := do(t, http.MethodPost, a.base+pathUpdate+id, owner, `{"passcode":"new-passcode"}`)
+		want(t, r, http.StatusOK, "", "updating the passcode through A")
+		// The node that made the change drops its entry before answering.
+		want(t, get(t, a.base+old), http.StatusUnauthorized, "unauthorized", "old passcode on A right after the update")
+		took := within(t, propagation, "B rejects the old passcode", func() bool {
+			return get(t, b.base+old).status == http.StatusUnauthorized
+		})
+		t.Logf("B rejected the old passcode in a check begun %v after the update", took)
+		want(t, get(t, b.base+next), http.StatusOK, "", "new passcode on B")
+		want(t, get(t, a.base+next), http.StatusOK, "", "new passcode on A")
+		want(t, get(t, b.base+old), http.StatusUnauthorized, "unauthorized", "old passcode on B")
+	})
+
+	t.Run("update in SQL reaches both", func(t *testing.T) {
+		id := createAlias(t, a.base, token, "old-passcode")
+		old, next := livePath(id, "old-passcode"), livePath(id, "new-passcode")
+		warm(t, a.base, old, "", aliasHits)
+		warm(t, b.base, old, "", aliasHits)
+
+		d.exec(t, "UPDATE aliases SET passcode = 'new-passcode' WHERE id = $1", id)
+		bothWithin(t, a, b, "reject the old passcode changed in SQL", func(n *node) bool {
+			return get(t, n.base+old).status == http.StatusUnauthorized
+		})
+		for _, n := range []*node{a, b} {
+			want(t, get(t, n.base+next), http.StatusOK, "", "new passcode on "+n.name)
+		}
+	})
+
+	t.Run("JWT secret changed through A: B refuses the old tokens", func(t *testing.T) {
+		oldSecret, newSecret := strings.Repeat("o", 32), strings.Repeat("n", 32)
+		id := createAliasWith(t, a.base, token, fmt.Sprintf(`"jwt_secret":%q`, oldSecret))
+		path := "/live/" + id + "/index.m3u8"
+		oldJWT, newJWT := viewerJWT(t, id, oldSecret), viewerJWT(t, id, newSecret)
+		warm(t, a.base, path, "Bearer "+oldJWT, aliasHits)
+		warm(t, b.base, path, "Bearer "+oldJWT, aliasHits)
+
+		r := do(t, http.MethodPost, a.base+pathUpdate+id, owner, fmt.Sprintf(`{"jwt_secret":%q}`, newSecret))
+		want(t, r, http.StatusOK, "", "changing the JWT secret through A")
+		bothWithin(t, a, b, "refuse a token signed with the old secret", func(n *node) bool {
+			return do(t, http.MethodGet, n.base+path, "Bearer "+oldJWT, "").status == http.StatusUnauthorized
+		})
+		for _, n := range []*node{a, b} {
+			want(t, do(t, http.MethodGet, n.base+path, "Bearer "+newJWT, ""), http.StatusOK, "", "a token signed with the new secret on "+n.name)
+		}
+	})
+
+	t.Run("alias inserted in SQL opens on both despite a remembered not-found", func(t *testing.T) {
+		id := aliasapi.NewID()
+		path := livePath(id, "passcode")
+		remember(t, a.base, path, "", aliasNegativeHits, http.StatusNotFound)
+		remember(t, b.base, path, "", aliasNegativeHits, http.StatusNotFound)
+
+		d.exec(t, `INSERT INTO aliases (id, org_id, type, passcode, expired_at)
+			VALUES ($1, $2, 'live', 'passcode', now() + interval '1 hour')`, id, orgID)
+		bothWithin(t, a, b, "open the alias inserted in SQL", func(n *node) bool {
+			return get(t, n.base+path).status == http.StatusOK
+		})
+	})
+
+	t.Run("delete through B closes A", func(t *testing.T) {
+		id := createAlias(t, a.base, token, "passcode")
+		path := livePath(id, "passcode")
+		warm(t, a.base, path, "", aliasHits)
+		warm(t, b.base, path, "", aliasHits)
+
+		r := do(t, http.MethodDelete, b.base+pathDelete+id, owner, "")
+		want(t, r, http.StatusOK, "", "deleting through B")
+		want(t, get(t, b.base+path), http.StatusNotFound, "alias_not_found", "deleted alias on B right after the delete")
+		took := within(t, propagation, "A closes the deleted alias", func() bool {
+			return get(t, a.base+path).status == http.StatusNotFound
+		})
+		t.Logf("A closed the alias in a check begun %v after the delete", took)
+		want(t, get(t, a.base+path), http.StatusNotFound, "alias_not_found", "deleted alias on A")
+	})
+
+	t.Run("token revoked in SQL stops on both", func(t *testing.T) {
+		id := createAlias(t, a.base, token, "passcode")
+		s := d.store(t)
+		revoked := d.newToken(t, s, orgID)
+		path := "/live/" + id + "/index.m3u8"
+		warm(t, a.base, path, "Bearer "+revoked, tokenHits)
+		warm(t, b.base, path, "Bearer "+revoked, tokenHits)
+
+		d.exec(t, "UPDATE org_tokens SET revoked_at = now() WHERE org_id = $1 AND revoked_at IS NULL AND token_hash = sha256($2::bytea)", orgID, revoked)
+		bothWithin(t, a, b, "refuse the token revoked in SQL", func(n *node) bool {
+			return do(t, http.MethodGet, n.base+path, "Bearer "+revoked, "").status == http.StatusUnauthorized
+		})
+		for _, n := range []*node{a, b} {
+			want(t, do(t, http.MethodGet, n.base+path, "Bearer "+revoked, ""), http.StatusUnauthorized, "unauthorized", "revoked token on "+n.name)
+			want(t, do(t, http.MethodGet, n.base+path, owner, ""), http.StatusOK, "", "the organization's other token on "+n.name)
+		}
+	})
+}
+
+// bothWithin polls both nodes until cond holds on each, and fails the
+// test unless it did on each within propagation.
+func bothWithin(t *testing.T, a, b *node, what string, cond func(*node) bool) {
+	t.Helper()
+	took := map[*node]time.Duration{}
+	start := time.Now()
+	within(t, propagation, "A and B "+what, func() bool {
+		for _, n := range []*node{a, b} {
+			at := time.Since(start)
+			if _, done := took[n]; !done && cond(n) {
+				took[n] = at
+			}
+		}
+		return len(took) == 2
+	})
+	t.Logf("%s: A in a check begun %v after, B %v after", what, took[a], took[b])
+	for n, at := range took {
+		if at > propagation {
+			t.Errorf("%s: node %s only in a check begun %v after, want within %v", what, n.name, at, propagation)
+		}
+	}
+}
+
+// buildCaddy builds cmd/caddy, as an operator's xcaddy build would, into
+// the test's temp dir and returns the binary's path. TestTwoNodes is its
+// only caller and runs every node test as its subtest, so the binary is
+// built once per test binary (once per run with -count).
+func buildCaddy(t *testing.T) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("building the caddy binary needs the go command on PATH")
+	}
+	gomod, err := exec.Command(goTool, "env", "GOMOD").Output()
+	if err != nil || len(bytes.TrimSpace(gomod)) == 0 {
+		t.Fatalf("go env GOMOD: %v %s", err, gomod)
+	}
+	bin := filepath.Join(t.TempDir(), "caddy")
+	cmd := exec.Command(goTool, "build", "-o", bin, "./cmd/caddy")
+	cmd.Dir = filepath.Dir(string(bytes.TrimSpace(gomod)))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/caddy: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// node is a "caddy run" process.
+type node struct {
+	name   string
+	base   string
+	cmd    *exec.Cmd
+	exited chan struct{}
+	log    syncBuffer
+	once   sync.Once
+}
+
+// startNode writes s as the Caddyfile of a node and runs it, with the
+// database's DSN in LINKGATE_DATABASE. Cleanup stops it.
+func startNode(t *testing.T, bin, name string, s site, dsn string) *node {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Caddyfile"), []byte(s.caddyfile()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n := &node{name: name, base: s.base(), exited: make(chan struct{})}
+	n.cmd = exec.Command(bin, "run", "--config", filepath.Join(dir, "Caddyfile"))
+	// HOME and XDG dirs of its own, so that the node writes nothing of the
+	// developer's.
+	n.cmd.Dir = dir
+	n.cmd.Env = append(os.Environ(), "LINKGATE_DATABASE="+dsn, "HOME="+dir,
+		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "XDG_DATA_HOME="+filepath.Join(dir, "data"))
+	n.cmd.Stdout, n.cmd.Stderr = &n.log, &n.log
+	dieWithTest(n.cmd)
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		n.cmd.Wait()
+		close(n.exited)
+	}()
+	t.Cleanup(func() {
+		n.stop(t)
+		if t.Failed() {
+			lines := strings.SplitAfter(n.log.String(), "\n")
+			t.Logf("the last %d lines of node %s's log:\n%s", min(len(lines), 40), name, strings.Join(lines[max(len(lines)-40, 0):], ""))
+		}
+	})
+	return n
+}
+
+// waitReady waits until the node answers.
+func (n *node) waitReady(t *testing.T) {
+	t.Helper()
+	pollUntil(t, 30*time.Second, "node "+n.name+" answers", func() bool {
+		select {
+		case <-n.exited:
+			t.Fatalf("node %s exited: %v\n%s", n.name, n.cmd.ProcessState, n.log.String())
+		default:
+		}
+		r, err := send(t.Context(), http.MethodGet, n.base+"/", "", "")
+		return err == nil && r.status == fallthroughStatus
+	})
+}
+
+// stop asks the node to shut down, kills it if it does not within 10 s,
+// and waits until it is gone.
+func (n *node) stop(t *testing.T) {
+	n.once.Do(func() {
+		n.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-n.exited:
+			return
+		case <-time.After(10 * time.Second):
+		}
+		n.cmd.Process.Kill()
+		select {
+		case <-n.exited:
+		case <-time.After(10 * time.Second):
+			t.Errorf("node %s (pid %d) still running 10s after SIGKILL", n.name, n.cmd.Process.Pid)
+		}
+	})
+}
+
+// syncBuffer is a buffer the node's output is copied into while the test
+// may read it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// viewerJWT is a viewer token for alias id signed with secret, valid for
+// an hour.
+func viewerJWT(t *testing.T, id, secret string) string {
+	t.Helper()
+	now := time.Now()
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"alias": id, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+	}).SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
