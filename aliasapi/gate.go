@@ -232,31 +232,18 @@ func (g *Gate) Check(w http.ResponseWriter, r *http.Request, route *Route, alias
 		return challenge(w, false, "this alias needs a credential")
 	}
 
-	if g.Limiter != nil {
-		if retry, blocked := g.Limiter.Blocked(client, a.ID); blocked {
-			w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
-			return deny(w, http.StatusTooManyRequests, "too_many_failures", "too many failed attempts, try again later")
-		}
+	v := g.judge(r.Context(), a, route.Require, c, client)
+	switch v.status {
+	case 0:
+	case http.StatusUnauthorized:
+		return challenge(w, true, v.detail)
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", retryAfter(v.retryAfter))
+		fallthrough
+	default:
+		return deny(w, v.status, v.reason, v.detail)
 	}
-	grant, err := g.Authenticate(r.Context(), a, c)
-	switch {
-	case errors.Is(err, ErrBadCredential):
-		if g.Limiter != nil {
-			g.Limiter.Fail(client, a.ID)
-		}
-		return challenge(w, true, "the credential is not valid for this alias")
-	case errors.Is(err, ErrForbidden):
-		return deny(w, http.StatusForbidden, "forbidden", "the credential does not open this alias")
-	case err != nil:
-		if g.Logger != nil {
-			g.Logger.Error("alias store unavailable", zap.String("alias", a.ID), zap.Error(err))
-		}
-		w.Header().Set("Retry-After", "1")
-		return deny(w, http.StatusServiceUnavailable, "store_unavailable", "the alias store is unavailable, try again shortly")
-	}
-	if !grant.Role.Allows(route.Require) {
-		return deny(w, http.StatusForbidden, "forbidden", "the credential does not allow this here")
-	}
+	grant := v.grant
 	if !route.ForwardCredentials {
 		stripCredentials(r, a.ID)
 	}
@@ -264,22 +251,65 @@ func (g *Gate) Check(w http.ResponseWriter, r *http.Request, route *Route, alias
 	return Decision{Alias: a, Grant: grant, Reason: "credential"}
 }
 
-// passcodeLogin answers the passcode page's form: a session cookie and a
-// redirect to the clean URL, or the page again with an error.
-func (g *Gate) passcodeLogin(w http.ResponseWriter, r *http.Request, route *Route, a *Alias, client, passcode string, now time.Time) Decision {
+// verdict is the decision on one credential for an alias: status 0 lets
+// the client in with grant; anything else is the HTTP status of the
+// refusal, with a reason word for logs and metrics and a sentence.
+type verdict struct {
+	status     int
+	reason     string
+	detail     string
+	grant      Grant
+	retryAfter time.Duration
+}
+
+// judge is the decision every entry point shares, the gateway, its
+// passcode form and the media-server hooks: throttling per client and
+// alias, the credential through Authenticate, then the role against need.
+func (g *Gate) judge(ctx context.Context, a *Alias, need Requirement, c Credential, client string) verdict {
 	if g.Limiter != nil {
 		if retry, blocked := g.Limiter.Blocked(client, a.ID); blocked {
-			w.Header().Set("Retry-After", strconv.Itoa(int((retry+time.Second-1)/time.Second)))
-			writePasscodePage(w, http.StatusTooManyRequests, noticeThrottled)
-			return Decision{Alias: a, Status: http.StatusTooManyRequests, Reason: "throttled"}
+			return verdict{status: http.StatusTooManyRequests, reason: OutcomeThrottled, detail: "too many failed attempts, try again later", retryAfter: retry}
 		}
 	}
-	if !CheckPasscode(a, passcode) {
+	grant, err := g.Authenticate(ctx, a, c)
+	switch {
+	case errors.Is(err, ErrBadCredential):
 		if g.Limiter != nil {
 			g.Limiter.Fail(client, a.ID)
 		}
-		writePasscodePage(w, http.StatusUnauthorized, noticeWrong)
-		return Decision{Alias: a, Status: http.StatusUnauthorized, Reason: "bad_credential"}
+		return verdict{status: http.StatusUnauthorized, reason: OutcomeBadCredential, detail: "the credential is not valid for this alias"}
+	case errors.Is(err, ErrForbidden):
+		return verdict{status: http.StatusForbidden, reason: OutcomeForbidden, detail: "the credential does not open this alias"}
+	case err != nil:
+		if g.Logger != nil {
+			g.Logger.Error("alias store unavailable", zap.String("alias", a.ID), zap.Error(err))
+		}
+		return verdict{status: http.StatusServiceUnavailable, reason: OutcomeUnavailable, detail: "the alias store is unavailable, try again shortly", retryAfter: time.Second}
+	}
+	if !grant.Role.Allows(need) {
+		return verdict{status: http.StatusForbidden, reason: OutcomeForbidden, detail: "the credential does not allow this here"}
+	}
+	return verdict{grant: grant}
+}
+
+// retryAfter is a Retry-After value: whole seconds, rounded up.
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(int((d + time.Second - 1) / time.Second))
+}
+
+// passcodeLogin answers the passcode page's form: a session cookie and a
+// redirect to the clean URL, or the page again with an error.
+func (g *Gate) passcodeLogin(w http.ResponseWriter, r *http.Request, route *Route, a *Alias, client, passcode string, now time.Time) Decision {
+	v := g.judge(r.Context(), a, RequireViewer, Credential{Kind: CredentialPasscode, Value: passcode}, client)
+	switch v.status {
+	case 0:
+	case http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", retryAfter(v.retryAfter))
+		writePasscodePage(w, v.status, noticeThrottled)
+		return Decision{Alias: a, Status: v.status, Reason: v.reason}
+	default:
+		writePasscodePage(w, v.status, noticeWrong)
+		return Decision{Alias: a, Status: v.status, Reason: v.reason}
 	}
 	// Without a cookie the redirect would land on the page again.
 	if !g.setSession(w, r, route, a, Grant{Role: RoleViewer}, now) {

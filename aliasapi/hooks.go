@@ -203,7 +203,8 @@ func (g *Gate) Admit(ctx context.Context, h HookRequest) HookDecision {
 	return g.admitTo(ctx, a, need, h.Credentials, h.ClientIP, now)
 }
 
-// admitTo is Check's decision from the credential on, for alias a.
+// admitTo is Check's decision from the credential on, for alias a: judge,
+// the same code.
 func (g *Gate) admitTo(ctx context.Context, a *Alias, need Requirement, creds []Credential, client string, now time.Time) HookDecision {
 	if len(creds) == 0 {
 		if a.Public() && need == RequireViewer {
@@ -211,28 +212,13 @@ func (g *Gate) admitTo(ctx context.Context, a *Alias, need Requirement, creds []
 		}
 		return hookDenial(http.StatusUnauthorized, OutcomeNoCredential, "this alias needs a credential")
 	}
-	if g.Limiter != nil {
-		if retry, blocked := g.Limiter.Blocked(client, a.ID); blocked {
-			d := hookDenial(http.StatusTooManyRequests, OutcomeThrottled, "too many failed attempts, try again later")
-			d.RetryAfter = retry
-			return d
-		}
+	v := g.judge(ctx, a, need, creds[0], client)
+	if v.status != 0 {
+		d := hookDenial(v.status, v.reason, v.detail)
+		d.RetryAfter = v.retryAfter
+		return d
 	}
-	grant, err := g.Authenticate(ctx, a, creds[0])
-	switch {
-	case errors.Is(err, ErrBadCredential):
-		if g.Limiter != nil {
-			g.Limiter.Fail(client, a.ID)
-		}
-		return hookDenial(http.StatusUnauthorized, OutcomeBadCredential, "the credential is not valid for this alias")
-	case errors.Is(err, ErrForbidden):
-		return hookDenial(http.StatusForbidden, OutcomeForbidden, "the credential does not open this alias")
-	case err != nil:
-		return g.storeFailed(a.ID, err)
-	}
-	if !grant.Role.Allows(need) {
-		return hookDenial(http.StatusForbidden, OutcomeForbidden, "the credential does not allow this here")
-	}
+	grant := v.grant
 	expiry := a.ExpiredAt
 	if !grant.Expiry.IsZero() && grant.Expiry.Before(expiry) {
 		expiry = grant.Expiry
