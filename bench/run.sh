@@ -4,7 +4,10 @@
 #   bench/run.sh [rounds] [seconds-per-run]
 #
 # Starts one Caddy (built from this checkout) with four sites in front of the
-# same trivial upstream, then runs wrk against each site in interleaved
+# same trivial upstream, each routing /live/* the same way so that only the
+# check differs (plus one that only adds the four X-Linkgate-* headers
+# alias_auth hands the upstream, to tell their cost from the check's), then
+# runs wrk against each site in interleaved
 # rounds, Caddy pinned to CPU 0 and wrk to CPU 1. Prints each variant's
 # throughput as a ratio of plain reverse_proxy, and the CPU Caddy spent per
 # request beyond what plain reverse_proxy costs. Ratios within one run are
@@ -57,6 +60,7 @@ fi
 upstream=$(free_port)
 authport=$(free_port)
 plain=$(free_port)
+headers=$(free_port)
 fwd=$(free_port)
 pass=$(free_port)
 jwtport=$(free_port)
@@ -77,13 +81,26 @@ http://127.0.0.1:$authport {
 	respond 200
 }
 http://127.0.0.1:$plain {
-	reverse_proxy 127.0.0.1:$upstream
+	handle /live/* {
+		reverse_proxy 127.0.0.1:$upstream
+	}
+}
+http://127.0.0.1:$headers {
+	handle /live/* {
+		request_header X-Linkgate-Alias abcdefghijkl
+		request_header X-Linkgate-Type live
+		request_header X-Linkgate-Role viewer
+		request_header X-Linkgate-User ""
+		reverse_proxy 127.0.0.1:$upstream
+	}
 }
 http://127.0.0.1:$fwd {
-	forward_auth 127.0.0.1:$authport {
-		uri /check
+	handle /live/* {
+		forward_auth 127.0.0.1:$authport {
+			uri /check
+		}
+		reverse_proxy 127.0.0.1:$upstream
 	}
-	reverse_proxy 127.0.0.1:$upstream
 }
 http://127.0.0.1:$pass {
 	alias_api
@@ -128,12 +145,13 @@ PY
 
 declare -A url=(
 	[reverse_proxy]="http://127.0.0.1:$plain/live/$alias/seg.ts"
+	[identity_headers]="http://127.0.0.1:$headers/live/$alias/seg.ts"
 	[forward_auth]="http://127.0.0.1:$fwd/live/$alias/seg.ts"
 	[alias_auth_passcode]="http://127.0.0.1:$pass/live/$alias/seg.ts?passcode=bench-pass"
 	[alias_auth_jwt]="http://127.0.0.1:$jwtport/live/$alias/seg.ts"
 )
 declare -A header=([alias_auth_jwt]="Authorization: Bearer $jwt")
-variants=(reverse_proxy forward_auth alias_auth_passcode alias_auth_jwt)
+variants=(reverse_proxy identity_headers forward_auth alias_auth_passcode alias_auth_jwt)
 for v in "${variants[@]}"; do
 	code=$(curl -s -o /dev/null -w '%{http_code}' ${header[$v]:+-H "${header[$v]}"} "${url[$v]}")
 	[ "$code" = 200 ] || { echo "$v answers $code, not 200" >&2; exit 1; }
@@ -143,7 +161,10 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$caddy_pid/stat"; }
 hz=$(getconf CLK_TCK)
 declare -A rps cpu
 for round in $(seq "$rounds"); do
-	for v in "${variants[@]}"; do
+	# Each round starts with another variant, so no variant always runs
+	# first (or right after the same neighbour).
+	for i in "${!variants[@]}"; do
+		v=${variants[$(((i + round) % ${#variants[@]}))]}
 		before=$(cpu_ticks)
 		out=$(taskset -c 1 wrk -t1 -c"$connections" -d"${seconds}s" ${header[$v]:+-H "${header[$v]}"} "${url[$v]}")
 		after=$(cpu_ticks)
