@@ -49,18 +49,13 @@ type AliasAuth struct {
 	// answer is a cookie).
 	PasscodePage *bool `json:"passcode_page,omitempty"`
 
-	// FailureLimit is how many failed credentials a client may send for an
-	// alias within FailureWindow before it gets 429 (default 10; a
-	// negative value turns throttling off).
-	FailureLimit int `json:"failure_limit,omitempty"`
+	// Throttle sets the brute-force protection (failure_limit,
+	// failure_window).
+	Throttle
 
-	// FailureWindow is the span failures are counted over (default 1m).
-	FailureWindow caddy.Duration `json:"failure_window,omitempty"`
-
-	gate    *aliasapi.Gate
-	route   aliasapi.Route
-	logger  *zap.Logger
-	limiter *limiterHandle
+	gate   *aliasapi.Gate
+	route  aliasapi.Route
+	logger *zap.Logger
 }
 
 // DefaultSessionLifetime bounds session cookies unless configured.
@@ -98,12 +93,6 @@ func (h *AliasAuth) Provision(ctx caddy.Context) error {
 	if h.SessionLifetime == 0 {
 		h.SessionLifetime = caddy.Duration(DefaultSessionLifetime)
 	}
-	if h.FailureLimit == 0 {
-		h.FailureLimit = aliasapi.DefaultFailureLimit
-	}
-	if h.FailureWindow <= 0 {
-		h.FailureWindow = caddy.Duration(aliasapi.DefaultFailureWindow)
-	}
 	require, err := parseRequirement(h.Require)
 	if err != nil {
 		return err
@@ -119,12 +108,8 @@ func (h *AliasAuth) Provision(ctx caddy.Context) error {
 		PasscodePage:       h.SessionLifetime > 0 && (h.PasscodePage == nil || *h.PasscodePage),
 	}
 	h.gate = app.gate(h.logger)
-	if h.FailureLimit > 0 {
-		h.limiter, err = app.limiter(h.FailureLimit, time.Duration(h.FailureWindow))
-		if err != nil {
-			return err
-		}
-		h.gate.Limiter = h.limiter.Limiter
+	if h.gate.Limiter, err = h.Throttle.provision(app); err != nil {
+		return err
 	}
 	return nil
 }
@@ -139,10 +124,7 @@ func (h *AliasAuth) Validate() error {
 
 // Cleanup releases the failure table taken in Provision.
 func (h *AliasAuth) Cleanup() error {
-	if h.limiter != nil {
-		return h.limiter.release()
-	}
-	return nil
+	return h.Throttle.cleanup()
 }
 
 func parseRequirement(s string) (aliasapi.Requirement, error) {

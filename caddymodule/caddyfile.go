@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"strconv"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -212,21 +211,8 @@ func (a *AliasAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			a.PasscodePage = &on
 		case "throttle":
-			switch {
-			case len(args) == 1 && args[0] == "off":
-				a.FailureLimit = -1
-			case len(args) == 2:
-				n, err := strconv.Atoi(args[0])
-				if err != nil || n < 1 {
-					return d.Errf("throttle: %q is not a positive number of failures", args[0])
-				}
-				dur, err := caddy.ParseDuration(args[1])
-				if err != nil || dur < time.Second {
-					return d.Errf("throttle: %q is not a duration of at least 1s", args[1])
-				}
-				a.FailureLimit, a.FailureWindow = n, caddy.Duration(dur)
-			default:
-				return d.ArgErr()
+			if err := a.Throttle.unmarshal(d, args); err != nil {
+				return err
 			}
 		default:
 			return d.Errf("unrecognized alias_auth subdirective %q", name)

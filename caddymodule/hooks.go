@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -47,17 +46,11 @@ type AliasHooks struct {
 	// it is resolved when the handler is provisioned.
 	Secret string `json:"secret,omitempty"`
 
-	// FailureLimit is how many failed credentials a media client may send
-	// for an alias within FailureWindow before it is refused as throttled
-	// (default 10; a negative value turns throttling off). A hook with the
-	// same setting as an alias_auth shares its count.
-	FailureLimit int `json:"failure_limit,omitempty"`
-
-	// FailureWindow is the span failures are counted over (default 1m).
-	FailureWindow caddy.Duration `json:"failure_window,omitempty"`
+	// Throttle sets the brute-force protection (failure_limit,
+	// failure_window).
+	Throttle
 
 	handler *aliasapi.HookHandler
-	limiter *limiterHandle
 }
 
 // CaddyModule returns the Caddy module information.
@@ -81,12 +74,6 @@ func (h *AliasHooks) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("loading the linkgate app: %w", err)
 	}
 	app := appModule.(*App)
-	if h.FailureLimit == 0 {
-		h.FailureLimit = aliasapi.DefaultFailureLimit
-	}
-	if h.FailureWindow <= 0 {
-		h.FailureWindow = caddy.Duration(aliasapi.DefaultFailureWindow)
-	}
 	flavour := aliasapi.Flavour(h.Flavour)
 	handler := &aliasapi.HookHandler{
 		Gate:         app.gate(logger),
@@ -108,12 +95,8 @@ func (h *AliasHooks) Provision(ctx caddy.Context) error {
 	if flavour == aliasapi.FlavourNginxRTMP {
 		handler.KeyLookup = keyLookup(app)
 	}
-	if h.FailureLimit > 0 {
-		h.limiter, err = app.limiter(h.FailureLimit, time.Duration(h.FailureWindow))
-		if err != nil {
-			return err
-		}
-		handler.Gate.Limiter = h.limiter.Limiter
+	if handler.Gate.Limiter, err = h.Throttle.provision(app); err != nil {
+		return err
 	}
 	h.handler = handler
 	return nil
@@ -161,10 +144,7 @@ func (h *AliasHooks) Validate() error {
 
 // Cleanup releases the failure table taken in Provision.
 func (h *AliasHooks) Cleanup() error {
-	if h.limiter != nil {
-		return h.limiter.release()
-	}
-	return nil
+	return h.Throttle.cleanup()
 }
 
 // ServeHTTP answers the hook request; it never calls next.
@@ -222,21 +202,8 @@ func (h *AliasHooks) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Secret = args[0]
 		case "throttle":
-			switch {
-			case len(args) == 1 && args[0] == "off":
-				h.FailureLimit = -1
-			case len(args) == 2:
-				n, err := strconv.Atoi(args[0])
-				if err != nil || n < 1 {
-					return d.Errf("throttle: %q is not a positive number of failures", args[0])
-				}
-				dur, err := caddy.ParseDuration(args[1])
-				if err != nil || dur < time.Second {
-					return d.Errf("throttle: %q is not a duration of at least 1s", args[1])
-				}
-				h.FailureLimit, h.FailureWindow = n, caddy.Duration(dur)
-			default:
-				return d.ArgErr()
+			if err := h.Throttle.unmarshal(d, args); err != nil {
+				return err
 			}
 		default:
 			return d.Errf("unrecognized alias_hooks subdirective %q", name)
