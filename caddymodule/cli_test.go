@@ -16,6 +16,7 @@ import (
 
 	"github.com/linkgate/linkgate/aliasapi"
 	"github.com/linkgate/linkgate/internal/pgtest"
+	"github.com/linkgate/linkgate/internal/testcaddy"
 	"github.com/linkgate/linkgate/store/pgstore"
 )
 
@@ -25,7 +26,7 @@ import (
 // serving the API to the tokens those commands printed.
 func TestCLIAndServerBinary(t *testing.T) {
 	dsn := pgtest.DB(t)
-	bin := buildCaddy(t)
+	bin := testcaddy.BuildCaddy(t)
 	workDir := t.TempDir()
 	// HOME and XDG dirs of the binary, so that it writes nothing of the
 	// developer's.
@@ -100,7 +101,7 @@ func TestCLIAndServerBinary(t *testing.T) {
 
 	t.Run("failures exit non-zero", func(t *testing.T) {
 		const password = "s3cret-pw"
-		unreachable := fmt.Sprintf("postgres://linkgate:%s@127.0.0.1:%d/linkgate?sslmode=disable&connect_timeout=5", password, freePort(t))
+		unreachable := fmt.Sprintf("postgres://linkgate:%s@127.0.0.1:%d/linkgate?sslmode=disable&connect_timeout=5", password, testcaddy.FreePort(t))
 		for _, args := range [][]string{
 			{"token", "revoke", second.TokenID, "--database", dsn},
 			{"token", "revoke", "tok_nosuchtoken00000", "--database", dsn},
@@ -186,27 +187,6 @@ func TestCLIAndServerBinary(t *testing.T) {
 	}
 }
 
-// buildCaddy builds cmd/caddy into a temp dir, as an operator's xcaddy
-// build would, and returns the binary's path.
-func buildCaddy(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("building the caddy binary needs the go command on PATH")
-	}
-	gomod, err := exec.Command(goTool, "env", "GOMOD").Output()
-	if err != nil || len(bytes.TrimSpace(gomod)) == 0 {
-		t.Fatalf("go env GOMOD: %v %s", err, gomod)
-	}
-	bin := filepath.Join(t.TempDir(), "caddy")
-	cmd := exec.Command(goTool, "build", "-o", bin, "./cmd/caddy")
-	cmd.Dir = filepath.Dir(string(bytes.TrimSpace(gomod)))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/caddy: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // server is a "caddy run" process.
 type server struct {
 	cmd    *exec.Cmd
@@ -232,7 +212,7 @@ func startServer(t *testing.T, bin, dir string, env []string, baseURL string) *s
 	}()
 	t.Cleanup(func() { s.stop(t) })
 
-	pollUntil(t, 30*time.Second, "caddy run answers", func() bool {
+	testcaddy.PollUntil(t, 30*time.Second, "caddy run answers", func() bool {
 		select {
 		case <-s.exited:
 			t.Fatalf("caddy run exited early: %v\n%s", s.cmd.ProcessState, s.log.String())

@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/linkgate/linkgate/internal/pgtest"
+	"github.com/linkgate/linkgate/internal/testcaddy"
 )
 
 // API paths, as the seed documents them.
@@ -60,7 +61,7 @@ func TestAPIThroughCaddy(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dsn := pgtest.DB(t)
 			text, base := site{database: tc.database(t, dsn)}.caddyfile(t)
-			cfg := loadCaddyfile(t, text)
+			cfg := testcaddy.Load(t, text)
 			if got := bytes.Contains(cfg, []byte(dsn)); got != tc.inJSON {
 				t.Errorf("the DSN appears in the adapted config: %v, want %v", got, tc.inJSON)
 			}

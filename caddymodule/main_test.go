@@ -2,25 +2,21 @@ package caddymodule_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	"github.com/linkgate/linkgate/aliasapi"
 	_ "github.com/linkgate/linkgate/caddymodule"
 	"github.com/linkgate/linkgate/internal/pgtest"
+	"github.com/linkgate/linkgate/internal/testcaddy"
 	"github.com/linkgate/linkgate/store/pgstore"
 )
 
@@ -45,19 +41,12 @@ type site struct {
 // fallthroughStatus is what the site answers for requests alias_api passes on.
 const fallthroughStatus = 299
 
-// caddyfile renders s on a free port. Admin, autosave, automatic HTTPS and
-// certificate storage cleaning are off, so that a test binds nothing but its
-// site, writes nothing outside its temp dir, and starts no background work
-// that outlives its config.
+// caddyfile renders s on a free port.
 func (s site) caddyfile(t *testing.T) (text, baseURL string) {
 	t.Helper()
-	port := freePort(t)
+	port := testcaddy.FreePort(t)
 	text = fmt.Sprintf(`{
-	admin off
-	persist_config off
-	auto_https off
-	storage file_system %q
-	storage_clean_interval off
+	%s
 	%s
 	linkgate {
 		database %s
@@ -70,53 +59,17 @@ http://127.0.0.1:%d {
 	%s
 	respond "fallthrough" %d
 }
-`, t.TempDir(), s.global, s.database, port, s.routes, fallthroughStatus)
+`, testcaddy.GlobalOptions(t.TempDir()), s.global, s.database, port, s.routes, fallthroughStatus)
 	// Formatted, or Caddy warns about the blank lines left by empty parts.
 	return string(caddyfile.Format([]byte(text))), fmt.Sprintf("http://127.0.0.1:%d", port)
-}
-
-// adapt turns a Caddyfile into the JSON config Caddy runs.
-func adapt(t *testing.T, text string) []byte {
-	t.Helper()
-	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(text), nil)
-	if err != nil {
-		t.Fatalf("adapting the Caddyfile: %v\n%s", err, text)
-	}
-	for _, w := range warnings {
-		t.Logf("Caddyfile warning: %s", w)
-	}
-	return cfg
-}
-
-// loadCaddyfile runs text in this process, replacing the running config,
-// and returns the adapted JSON.
-func loadCaddyfile(t *testing.T, text string) []byte {
-	t.Helper()
-	cfg := adapt(t, text)
-	if err := caddy.Load(cfg, true); err != nil {
-		t.Fatalf("loading the config: %v", err)
-	}
-	t.Cleanup(func() { caddy.Stop() })
-	return cfg
 }
 
 // startCaddy runs the test site on database and returns its base URL.
 func startCaddy(t *testing.T, database string) string {
 	t.Helper()
 	text, baseURL := site{database: database}.caddyfile(t)
-	loadCaddyfile(t, text)
+	testcaddy.Load(t, text)
 	return baseURL
-}
-
-// freePort returns a port nothing listens on at the moment.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // newOrg creates an organization and a token of it in the database at dsn.
@@ -129,16 +82,7 @@ func newOrg(t *testing.T, dsn string) (orgID, token string) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	ctx := t.Context()
-	org, err := s.CreateOrg(ctx, "org-"+t.Name())
-	if err != nil {
-		t.Fatalf("creating an organization: %v", err)
-	}
-	token, hash := aliasapi.NewOrgToken()
-	if _, err := s.CreateToken(ctx, org.ID, "test", hash); err != nil {
-		t.Fatalf("creating a token: %v", err)
-	}
-	return org.ID, token
+	return testcaddy.NewOrg(t, s)
 }
 
 // response is an answer of the server, with its body decoded when it is
@@ -271,19 +215,3 @@ func unix(t *testing.T, v any) int64 {
 
 // inAnHour is an expired_at that validation accepts.
 func inAnHour() int64 { return time.Now().Add(time.Hour).Unix() }
-
-// pollUntil calls cond until it reports true or the deadline passes.
-func pollUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), timeout)
-	defer cancel()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s: still not the case after %v", what, timeout)
-		case <-tick.C:
-		}
-	}
-}

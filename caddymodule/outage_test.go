@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/linkgate/linkgate/internal/pgtest"
+	"github.com/linkgate/linkgate/internal/testcaddy"
 )
 
 // TestDatabaseOutage stops PostgreSQL under a running Caddy: the API must
@@ -57,7 +58,7 @@ func TestDatabaseOutage(t *testing.T) {
 	pgtest.StartServer(t)
 	// The pool may hold connections the shutdown killed; how many requests
 	// it takes to notice is the pool's business, but it must recover.
-	pollUntil(t, 20*time.Second, "the API creates aliases again after the database came back", func() bool {
+	testcaddy.PollUntil(t, 20*time.Second, "the API creates aliases again after the database came back", func() bool {
 		return send(0).status == http.StatusCreated
 	})
 	for i, rq := range requests {

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/linkgate/linkgate/internal/pgtest"
+	"github.com/linkgate/linkgate/internal/testcaddy"
 )
 
 // TestReloadsShareOnePool reloads between two configs on the same database
@@ -44,7 +45,7 @@ func TestReloadsShareOnePool(t *testing.T) {
 			s.routes = `respond /config "B" 200`
 		}
 		text, base := s.caddyfile(t)
-		loadCaddyfile(t, text)
+		testcaddy.Load(t, text)
 
 		if id == "" {
 			_, token = newOrg(t, dsn)
@@ -77,7 +78,7 @@ func TestReloadsShareOnePool(t *testing.T) {
 	if err := caddy.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	pollUntil(t, 10*time.Second, "no connection to the database left after caddy.Stop", func() bool {
+	testcaddy.PollUntil(t, 10*time.Second, "no connection to the database left after caddy.Stop", func() bool {
 		return len(databaseBackends(t, dbName)) == 0
 	})
 	// VerifyNone retries for a while itself: goroutines wind down
@@ -118,7 +119,7 @@ func TestValidateTouchesNoDatabase(t *testing.T) {
 		name string
 		port int
 	}{
-		{"closed port", freePort(t)},
+		{"closed port", testcaddy.FreePort(t)},
 		{"listening port", spy.Addr().(*net.TCPAddr).Port},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -131,7 +132,7 @@ func TestValidateTouchesNoDatabase(t *testing.T) {
 			}).String()
 			text, _ := site{database: dsn}.caddyfile(t)
 			var cfg caddy.Config
-			if err := json.Unmarshal(adapt(t, text), &cfg); err != nil {
+			if err := json.Unmarshal(testcaddy.Adapt(t, text), &cfg); err != nil {
 				t.Fatal(err)
 			}
 			if err := caddy.Validate(&cfg); err != nil {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/internal/testcaddy"
 	"github.com/linkgate/linkgate/store/sqlitestore"
 )
 
@@ -30,12 +30,8 @@ func sqliteOrg(t *testing.T, path string) (orgID, token, tokenID string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, hash := aliasapi.NewOrgToken()
-	info, err := s.CreateToken(ctx, org.ID, "test", hash)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return org.ID, token, info.ID
+	token, tokenID = testcaddy.NewToken(t, s, org.ID)
+	return org.ID, token, tokenID
 }
 
 // TestEmbeddedStore runs the API on a SQLite file and changes the file from
@@ -60,7 +56,7 @@ func TestEmbeddedStore(t *testing.T) {
 	if _, err := s.RevokeToken(t.Context(), tokenID); err != nil {
 		t.Fatal(err)
 	}
-	pollUntil(t, 10*time.Second, "the node refuses a token revoked by another process", func() bool {
+	testcaddy.PollUntil(t, 10*time.Second, "the node refuses a token revoked by another process", func() bool {
 		return do(t, "GET", base+"/api/v1/alias/"+id, token, "").status == http.StatusUnauthorized
 	})
 	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o600 {
@@ -75,7 +71,7 @@ func TestDefaultDatabase(t *testing.T) {
 	t.Setenv("XDG_DATA_HOME", data)
 	text, base := site{database: "sqlite:placeholder"}.caddyfile(t)
 	text = strings.Replace(text, "database sqlite:placeholder", "", 1)
-	loadCaddyfile(t, text)
+	testcaddy.Load(t, text)
 	path := filepath.Join(data, "caddy", "linkgate", "linkgate.db")
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("no embedded database at %s: %v", path, err)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -19,9 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/audits"
@@ -34,6 +30,7 @@ import (
 	"github.com/linkgate/linkgate/aliasapi"
 	_ "github.com/linkgate/linkgate/caddymodule"
 	"github.com/linkgate/linkgate/internal/pgtest"
+	"github.com/linkgate/linkgate/internal/testcaddy"
 	"github.com/linkgate/linkgate/store/pgstore"
 )
 
@@ -238,30 +235,17 @@ func newOrgToken(t *testing.T, dsn string) string {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatalf("migrating: %v", err)
 	}
-	org, err := s.CreateOrg(ctx, "browser test")
-	if err != nil {
-		t.Fatalf("creating an organization: %v", err)
-	}
-	token, hash := aliasapi.NewOrgToken()
-	if _, err := s.CreateToken(ctx, org.ID, "browser test", hash); err != nil {
-		t.Fatalf("creating a token: %v", err)
-	}
+	_, token := testcaddy.NewOrg(t, s)
 	return token
 }
 
 // startGateway runs Caddy in this process with the alias API and a live
-// route to upstream, and returns its base URL. Admin, autosave, automatic
-// HTTPS and storage cleaning are off, so the test binds nothing but its site
-// and writes nothing outside its temp dir.
+// route to upstream, and returns its base URL.
 func startGateway(t *testing.T, dsn, upstream string) string {
 	t.Helper()
-	port := freePort(t)
+	port := testcaddy.FreePort(t)
 	text := fmt.Sprintf(`{
-	admin off
-	persist_config off
-	auto_https off
-	storage file_system %q
-	storage_clean_interval off
+	%s
 	linkgate {
 		database %s
 	}
@@ -275,29 +259,9 @@ http://127.0.0.1:%d {
 		reverse_proxy %s
 	}
 }
-`, t.TempDir(), dsn, port, upstream)
-	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt(caddyfile.Format([]byte(text)), nil)
-	if err != nil {
-		t.Fatalf("adapting the Caddyfile: %v\n%s", err, text)
-	}
-	for _, w := range warnings {
-		t.Logf("Caddyfile warning: %s", w)
-	}
-	if err := caddy.Load(cfg, true); err != nil {
-		t.Fatalf("loading the config: %v", err)
-	}
-	t.Cleanup(func() { caddy.Stop() })
+`, testcaddy.GlobalOptions(t.TempDir()), dsn, port, upstream)
+	testcaddy.Load(t, text)
 	return fmt.Sprintf("http://127.0.0.1:%d", port)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // createAlias creates a live alias with the passcode through the API, as an

@@ -11,6 +11,7 @@ import (
 
 	"github.com/linkgate/linkgate/aliasapi"
 	"github.com/linkgate/linkgate/cache"
+	"github.com/linkgate/linkgate/internal/testcaddy"
 	"github.com/linkgate/linkgate/store/pgstore"
 )
 
@@ -226,7 +227,7 @@ func TestMissStormGateway(t *testing.T) {
 	s := newSite(t, d.dsn, up)
 	// The held query must not time out while the requests come in.
 	s.options = "query_timeout 1m"
-	loadSite(t, s)
+	testcaddy.Load(t, s.caddyfile())
 	base := s.base()
 	_, token := d.newOrg(t)
 	d.waitListeners(t, 1)

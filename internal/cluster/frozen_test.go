@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/linkgate/linkgate/internal/testcaddy"
 )
 
 // TestFrozenDatabase puts a node behind a network path to PostgreSQL that
@@ -21,7 +23,7 @@ func TestFrozenDatabase(t *testing.T) {
 	up := newUpstream(t)
 	proxy := newFreezer(t, d.dsn)
 	s := newSite(t, proxy.dsn, up)
-	loadSite(t, s)
+	testcaddy.Load(t, s.caddyfile())
 	base := s.base()
 	_, token := d.newOrg(t)
 	owner := "Bearer " + token

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/linkgate/linkgate/internal/pgtest"
+	"github.com/linkgate/linkgate/internal/testcaddy"
 	"github.com/linkgate/linkgate/store/pgstore"
 )
 
@@ -22,7 +23,7 @@ func TestListenerKilled(t *testing.T) {
 	d := newDatabase(t)
 	up := newUpstream(t)
 	s := newSite(t, d.dsn, up)
-	loadSite(t, s)
+	testcaddy.Load(t, s.caddyfile())
 	base := s.base()
 	_, token := d.newOrg(t)
 	id := createAlias(t, base, token, "old-passcode")

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	"github.com/jackc/pgx/v5"
@@ -23,6 +20,7 @@ import (
 	"github.com/linkgate/linkgate/aliasapi"
 	_ "github.com/linkgate/linkgate/caddymodule"
 	"github.com/linkgate/linkgate/internal/pgtest"
+	"github.com/linkgate/linkgate/internal/testcaddy"
 	"github.com/linkgate/linkgate/store/pgstore"
 )
 
@@ -52,9 +50,8 @@ var client = &http.Client{
 }
 
 // site is a test Caddyfile: the alias API, a /live/* route behind
-// alias_auth in front of an upstream, and Caddy's metrics at /metrics.
-// Admin, autosave, automatic HTTPS and storage cleaning are off, so that a
-// node binds nothing but its site and starts no background work of its own.
+// alias_auth in front of an upstream, and Caddy's metrics at /metrics,
+// after testcaddy's global options.
 type site struct {
 	database string // the linkgate database option, verbatim
 	options  string // more options of the linkgate block
@@ -66,11 +63,7 @@ type site struct {
 
 func (s site) caddyfile() string {
 	text := fmt.Sprintf(`{
-	admin off
-	persist_config off
-	auto_https off
-	storage file_system %q
-	storage_clean_interval off
+	%s
 	linkgate {
 		database %s
 		%s
@@ -90,7 +83,7 @@ http://127.0.0.1:%d {
 	%s
 	respond "fallthrough" %d
 }
-`, s.storage, s.database, s.options, s.port, s.upstream, s.routes, fallthroughStatus)
+`, testcaddy.GlobalOptions(s.storage), s.database, s.options, s.port, s.upstream, s.routes, fallthroughStatus)
 	// Formatted, or Caddy warns about the blank lines left by empty parts.
 	return string(caddyfile.Format([]byte(text)))
 }
@@ -100,36 +93,7 @@ func (s site) base() string { return fmt.Sprintf("http://127.0.0.1:%d", s.port) 
 // newSite is a site on a free port in front of up, for the database dsn.
 func newSite(t *testing.T, dsn string, up *httptest.Server) site {
 	t.Helper()
-	return site{database: dsn, upstream: up.Listener.Addr().String(), port: freePort(t), storage: t.TempDir()}
-}
-
-// loadSite runs s in this process, replacing the running config; the
-// test's end stops Caddy.
-func loadSite(t *testing.T, s site) {
-	t.Helper()
-	text := s.caddyfile()
-	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(text), nil)
-	if err != nil {
-		t.Fatalf("adapting the Caddyfile: %v\n%s", err, text)
-	}
-	for _, w := range warnings {
-		t.Logf("Caddyfile warning: %s", w)
-	}
-	if err := caddy.Load(cfg, true); err != nil {
-		t.Fatalf("loading the config: %v", err)
-	}
-	t.Cleanup(func() { caddy.Stop() })
-}
-
-// freePort returns a port nothing listens on at the moment.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return site{database: dsn, upstream: up.Listener.Addr().String(), port: testcaddy.FreePort(t), storage: t.TempDir()}
 }
 
 // newUpstream is the media backend: it answers 200 to everything. It
@@ -435,21 +399,7 @@ func (d database) newOrg(t *testing.T) (orgID, token string) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	org, err := s.CreateOrg(t.Context(), "org "+t.Name())
-	if err != nil {
-		t.Fatalf("creating an organization: %v", err)
-	}
-	return org.ID, d.newToken(t, s, org.ID)
-}
-
-// newToken creates another token of the organization.
-func (d database) newToken(t *testing.T, s *pgstore.Store, orgID string) string {
-	t.Helper()
-	token, hash := aliasapi.NewOrgToken()
-	if _, err := s.CreateToken(t.Context(), orgID, "test", hash); err != nil {
-		t.Fatalf("creating a token: %v", err)
-	}
-	return token
+	return testcaddy.NewOrg(t, s)
 }
 
 // pids returns, sorted, the server processes connected to the database

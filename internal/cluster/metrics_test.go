@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/linkgate/linkgate/internal/testcaddy"
 )
 
 // TestMetricsOnCaddy reads linkgate's metrics where operators scrape them:
@@ -15,7 +17,7 @@ func TestMetricsOnCaddy(t *testing.T) {
 	d := newDatabase(t)
 	up := newUpstream(t)
 	s := newSite(t, d.dsn, up)
-	loadSite(t, s)
+	testcaddy.Load(t, s.caddyfile())
 	base := s.base()
 	_, token := d.newOrg(t)
 	d.waitListeners(t, 1)
@@ -71,9 +73,9 @@ func TestMetricsOnCaddy(t *testing.T) {
 	// without linkgate).
 	s.routes = `respond /config "reloaded" 200`
 	s.options = "cache_ttl 30s"
-	s.port = freePort(t)
+	s.port = testcaddy.FreePort(t)
 	base = s.base()
-	loadSite(t, s)
+	testcaddy.Load(t, s.caddyfile())
 	want(t, get(t, base+"/config"), http.StatusOK, "", "the reloaded config")
 	reloaded, _ := metrics(t, base)
 	for _, series := range []string{allowed, badCred, notFound, aliasHits, cacheLoads, tokenHits} {

@@ -15,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/internal/testcaddy"
 )
 
 // propagation is how soon a change must reach every node's cache.
@@ -28,7 +29,9 @@ const propagation = time.Second
 func TestTwoNodes(t *testing.T) {
 	d := newDatabase(t)
 	up := newUpstream(t)
-	bin := buildCaddy(t)
+	// Built here once per test binary (once per run with -count): every
+	// node test is a subtest of this one.
+	bin := testcaddy.BuildCaddy(t)
 	a := startNode(t, bin, "A", newSite(t, "{env.LINKGATE_DATABASE}", up), d.dsn)
 	b := startNode(t, bin, "B", newSite(t, "{env.LINKGATE_DATABASE}", up), d.dsn)
 	a.waitReady(t)
@@ -121,7 +124,7 @@ func TestTwoNodes(t *testing.T) {
 	t.Run("token revoked in SQL stops on both", func(t *testing.T) {
 		id := createAlias(t, a.base, token, "passcode")
 		s := d.store(t)
-		revoked := d.newToken(t, s, orgID)
+		revoked, _ := testcaddy.NewToken(t, s, orgID)
 		path := "/live/" + id + "/index.m3u8"
 		warm(t, a.base, path, "Bearer "+revoked, tokenHits)
 		warm(t, b.base, path, "Bearer "+revoked, tokenHits)
@@ -158,29 +161,6 @@ func bothWithin(t *testing.T, a, b *node, what string, cond func(*node) bool) {
 			t.Errorf("%s: node %s only in a check begun %v after, want within %v", what, n.name, at, propagation)
 		}
 	}
-}
-
-// buildCaddy builds cmd/caddy, as an operator's xcaddy build would, into
-// the test's temp dir and returns the binary's path. TestTwoNodes is its
-// only caller and runs every node test as its subtest, so the binary is
-// built once per test binary (once per run with -count).
-func buildCaddy(t *testing.T) string {
-	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("building the caddy binary needs the go command on PATH")
-	}
-	gomod, err := exec.Command(goTool, "env", "GOMOD").Output()
-	if err != nil || len(bytes.TrimSpace(gomod)) == 0 {
-		t.Fatalf("go env GOMOD: %v %s", err, gomod)
-	}
-	bin := filepath.Join(t.TempDir(), "caddy")
-	cmd := exec.Command(goTool, "build", "-o", bin, "./cmd/caddy")
-	cmd.Dir = filepath.Dir(string(bytes.TrimSpace(gomod)))
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/caddy: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // node is a "caddy run" process.

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/linkgate/linkgate/internal/pgtest"
+	"github.com/linkgate/linkgate/internal/testcaddy"
 )
 
 // unavailableBound is how soon an uncached alias must fail while the
@@ -36,7 +37,7 @@ func TestOutageUnderLoad(t *testing.T) {
 	// A short TTL, so that the outage outlasts it: the cached alias is then
 	// served stale, as in a real outage.
 	s.options = "cache_ttl 1s"
-	loadSite(t, s)
+	testcaddy.Load(t, s.caddyfile())
 	base := s.base()
 	_, token := d.newOrg(t)
 	owner := "Bearer " + token

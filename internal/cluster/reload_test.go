@@ -12,6 +12,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/goleak"
+
+	"github.com/linkgate/linkgate/internal/testcaddy"
 )
 
 // TestFiftyReloads alternates two configs on one database fifty times, as
@@ -38,7 +40,7 @@ func TestFiftyReloads(t *testing.T) {
 	)
 	for i := 1; i <= reloads; i++ {
 		s := configs[i%2]
-		loadSite(t, s)
+		testcaddy.Load(t, s.caddyfile())
 		base := s.base()
 		if i == 1 {
 			_, token = d.newOrg(t)

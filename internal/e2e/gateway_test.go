@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/internal/testcaddy"
 )
 
 // gateCase is one request to a fresh alias and the gateway's expected
@@ -603,7 +604,7 @@ func TestCredentials(t *testing.T) {
 			{
 				name: "revoked token", alias: specFull,
 				req: func(t *testing.T, g *gateway, a *alias) request {
-					token, id := g.newToken(t, g.orgID)
+					token, id := testcaddy.NewToken(t, g.store, g.orgID)
 					if _, err := g.store.RevokeToken(t.Context(), id); err != nil {
 						t.Fatal(err)
 					}
@@ -666,7 +667,7 @@ func TestOwnerOnEveryRoute(t *testing.T) {
 func TestRevokedTokenAfterUse(t *testing.T) {
 	g := newGateway(t, "")
 	a := g.createAlias(t, specFull)
-	token, id := g.newToken(t, g.orgID)
+	token, id := testcaddy.NewToken(t, g.store, g.orgID)
 	path := "/whip/" + a.ID
 	first := g.do(t, get(path, "Authorization", "Bearer "+token))
 	wantPassed(t, first, a, "owner", "")
@@ -677,7 +678,7 @@ func TestRevokedTokenAfterUse(t *testing.T) {
 	if _, err := g.store.RevokeToken(t.Context(), id); err != nil {
 		t.Fatal(err)
 	}
-	pollUntil(t, 5*time.Second, "the revoked token is refused", func() bool {
+	testcaddy.PollUntil(t, 5*time.Second, "the revoked token is refused", func() bool {
 		return g.do(t, get(path, "Authorization", "Bearer "+token)).status == http.StatusUnauthorized
 	})
 	wantDenied(t, g.do(t, get(path, "Authorization", "Bearer "+token)), http.StatusUnauthorized, codeUnauthorized, challengeInvalid)

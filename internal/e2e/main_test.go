@@ -19,15 +19,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/linkgate/linkgate/aliasapi"
 	_ "github.com/linkgate/linkgate/caddymodule"
 	"github.com/linkgate/linkgate/internal/pgtest"
+	"github.com/linkgate/linkgate/internal/testcaddy"
 	"github.com/linkgate/linkgate/store/pgstore"
 )
 
@@ -154,16 +152,12 @@ func newGateway(t *testing.T, global string) *gateway {
 	t.Helper()
 	dsn := pgtest.DB(t)
 	up := newUpstream(t)
-	port := freePort(t)
+	port := testcaddy.FreePort(t)
 	// Caddy logs at DEBUG to a file: shown when the test fails, searched
 	// for secrets by TestNoSecretsInLogs.
 	logPath := filepath.Join(t.TempDir(), "caddy.log")
 	text := fmt.Sprintf(`{
-	admin off
-	persist_config off
-	auto_https off
-	storage file_system %q
-	storage_clean_interval off
+	%s
 	log {
 		output file %q
 		level DEBUG
@@ -190,8 +184,8 @@ http://127.0.0.1:%d {
 	alias_api
 	%s
 }
-`, t.TempDir(), logPath, global, dsn, port, fmt.Sprintf(gatewayRoutes, up.addr(), fmt.Sprintf("127.0.0.1:%d", freePort(t))))
-	loadCaddyfile(t, string(caddyfile.Format([]byte(text))))
+`, testcaddy.GlobalOptions(t.TempDir()), logPath, global, dsn, port, fmt.Sprintf(gatewayRoutes, up.addr(), fmt.Sprintf("127.0.0.1:%d", testcaddy.FreePort(t))))
+	testcaddy.Load(t, text)
 	t.Cleanup(func() {
 		if t.Failed() {
 			log, _ := os.ReadFile(logPath)
@@ -218,62 +212,9 @@ http://127.0.0.1:%d {
 		t.Fatalf("migrating: %v", err)
 	}
 	g.store = s
-	g.orgID, g.token, _ = g.newOrg(t)
-	_, g.otherToken, _ = g.newOrg(t)
+	g.orgID, g.token = testcaddy.NewOrg(t, s)
+	_, g.otherToken = testcaddy.NewOrg(t, s)
 	return g
-}
-
-// loadCaddyfile adapts text and runs it in this process until the test ends.
-func loadCaddyfile(t *testing.T, text string) {
-	t.Helper()
-	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(text), nil)
-	if err != nil {
-		t.Fatalf("adapting the Caddyfile: %v\n%s", err, text)
-	}
-	for _, w := range warnings {
-		t.Logf("Caddyfile warning: %s", w)
-	}
-	if err := caddy.Load(cfg, true); err != nil {
-		t.Fatalf("loading the config: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := caddy.Stop(); err != nil {
-			t.Errorf("stopping Caddy: %v", err)
-		}
-	})
-}
-
-// freePort returns a port nothing listens on at the moment.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// newOrg creates an organization and a token of it through the store.
-func (g *gateway) newOrg(t *testing.T) (orgID, token, tokenID string) {
-	t.Helper()
-	org, err := g.store.CreateOrg(t.Context(), "org "+t.Name())
-	if err != nil {
-		t.Fatalf("creating an organization: %v", err)
-	}
-	token, tokenID = g.newToken(t, org.ID)
-	return org.ID, token, tokenID
-}
-
-// newToken creates a token of the organization and returns it and its ID.
-func (g *gateway) newToken(t *testing.T, orgID string) (token, tokenID string) {
-	t.Helper()
-	token, hash := aliasapi.NewOrgToken()
-	info, err := g.store.CreateToken(t.Context(), orgID, "e2e", hash)
-	if err != nil {
-		t.Fatalf("creating a token: %v", err)
-	}
-	return token, info.ID
 }
 
 // upstream is the media backend: it records every request it gets and
@@ -641,18 +582,6 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// pollUntil calls cond until it reports true or timeout passes.
-func pollUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still not the case after %v", what, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // headerNames lists the names of h that start with prefix, sorted.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/linkgate/linkgate/internal/pgtest"
+	"github.com/linkgate/linkgate/internal/testcaddy"
 )
 
 // TestStoreUnavailable stops PostgreSQL under a running gateway: an alias
@@ -39,7 +40,7 @@ func TestStoreUnavailable(t *testing.T) {
 	pgtest.StartServer(t)
 	// The pool may hold connections the shutdown killed; how many requests
 	// it takes to notice is the pool's business, but it must recover.
-	pollUntil(t, 20*time.Second, "the gateway serves the alias after the database came back", func() bool {
+	testcaddy.PollUntil(t, 20*time.Second, "the gateway serves the alias after the database came back", func() bool {
 		return g.do(t, coldReq).status == http.StatusOK
 	})
 	wantPassed(t, g.do(t, coldReq), cold, "viewer", "")

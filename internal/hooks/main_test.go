@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,15 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/linkgate/linkgate/aliasapi"
 	_ "github.com/linkgate/linkgate/caddymodule"
 	"github.com/linkgate/linkgate/internal/pgtest"
+	"github.com/linkgate/linkgate/internal/testcaddy"
 	"github.com/linkgate/linkgate/store/pgstore"
 )
 
@@ -96,14 +92,10 @@ func newServer(t *testing.T) *server {
 	t.Helper()
 	dsn := pgtest.DB(t)
 	t.Setenv(omeSecretEnv, omeSecret)
-	port := freePort(t)
+	port := testcaddy.FreePort(t)
 	logPath := filepath.Join(t.TempDir(), "caddy.log")
 	text := fmt.Sprintf(`{
-	admin off
-	persist_config off
-	auto_https off
-	storage file_system %q
-	storage_clean_interval off
+	%s
 	log {
 		output file %q
 		level DEBUG
@@ -118,8 +110,8 @@ http://127.0.0.1:%d {
 	alias_api
 	%s
 }
-`, t.TempDir(), logPath, dsn, port, siteRoutes)
-	loadCaddyfile(t, string(caddyfile.Format([]byte(text))))
+`, testcaddy.GlobalOptions(t.TempDir()), logPath, dsn, port, siteRoutes)
+	testcaddy.Load(t, text)
 	s := &server{base: fmt.Sprintf("http://127.0.0.1:%d", port), dsn: dsn, logPath: logPath}
 	st, err := pgstore.Open(dsn)
 	if err != nil {
@@ -130,16 +122,8 @@ http://127.0.0.1:%d {
 		t.Fatalf("migrating: %v", err)
 	}
 	s.store = st
-	org, err := st.CreateOrg(t.Context(), "hooks "+t.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, hash := aliasapi.NewOrgToken()
-	if _, err := st.CreateToken(t.Context(), org.ID, "hooks", hash); err != nil {
-		t.Fatal(err)
-	}
-	s.token = token
-	s.secrets = append(s.secrets, token, dsn, omeSecret)
+	_, s.token = testcaddy.NewOrg(t, st)
+	s.secrets = append(s.secrets, s.token, dsn, omeSecret)
 	t.Cleanup(func() { s.checkLog(t) })
 	return s
 }
@@ -161,36 +145,6 @@ func (s *server) checkLog(t *testing.T) {
 		lines := strings.SplitAfter(string(log), "\n")
 		t.Logf("the last %d lines of Caddy's log:\n%s", min(len(lines), 40), strings.Join(lines[max(len(lines)-40, 0):], ""))
 	}
-}
-
-// loadCaddyfile adapts text and runs it in this process until the test ends.
-func loadCaddyfile(t *testing.T, text string) {
-	t.Helper()
-	cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(text), nil)
-	if err != nil {
-		t.Fatalf("adapting the Caddyfile: %v\n%s", err, text)
-	}
-	for _, w := range warnings {
-		t.Logf("Caddyfile warning: %s", w)
-	}
-	if err := caddy.Load(cfg, true); err != nil {
-		t.Fatalf("loading the config: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := caddy.Stop(); err != nil {
-			t.Errorf("stopping Caddy: %v", err)
-		}
-	})
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // alias is an alias made through the API, with its secrets.

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/linkgate/linkgate/internal/testcaddy"
 )
 
 // nginx-rtmp's notify forms (notify_method post), byte for byte: nginx's
@@ -133,7 +135,7 @@ func TestNginxRTMPUpdate(t *testing.T) {
 		s.expire(t, a)
 		// The expiry was set behind the API's back: a cache hears of it
 		// through the database's notification, not at once.
-		pollUntil(t, 5*time.Second, "update_play refused after expiry", func() bool {
+		testcaddy.PollUntil(t, 5*time.Second, "update_play refused after expiry", func() bool {
 			return s.post(t, "/hooks/nginx", formType, fill(nginxUpdatePlay, a.ID, q)).status == http.StatusNotFound
 		})
 	})
@@ -145,16 +147,4 @@ func TestNginxRTMPUpdate(t *testing.T) {
 		wantNginx(t, s.post(t, "/hooks/nginx", formType, fill(nginxUpdate, a.ID, q)), http.StatusNotFound, "")
 		wantNginx(t, s.post(t, "/hooks/nginx", formType, fill(nginxPublishDone, a.ID, q)), http.StatusNoContent, "")
 	})
-}
-
-// pollUntil calls cond until it reports true or timeout passes.
-func pollUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still not the case after %v", what, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/linkgate/linkgate/aliasapi"
 	"github.com/linkgate/linkgate/internal/pgtest"
+	"github.com/linkgate/linkgate/internal/testcaddy"
 )
 
 // OvenMediaEngine's AdmissionWebhooks bodies, byte for byte: %[1]s is the
@@ -180,7 +181,7 @@ func TestOMESignatureBeforeLookup(t *testing.T) {
 		}
 	})
 	pgtest.StartServer(t)
-	pollUntil(t, 20*time.Second, "the hook admits once the database is back", func() bool {
+	testcaddy.PollUntil(t, 20*time.Second, "the hook admits once the database is back", func() bool {
 		got := decodeOME(t, s.postOME(t, b), http.StatusOK)
 		return got.Allowed != nil && *got.Allowed
 	})

@@ -28,6 +28,7 @@ import (
 
 	"github.com/linkgate/linkgate/aliasapi"
 	"github.com/linkgate/linkgate/internal/pgtest"
+	"github.com/linkgate/linkgate/internal/testcaddy"
 	"github.com/linkgate/linkgate/store/pgstore"
 )
 
@@ -207,23 +208,9 @@ func newEnv(t *testing.T) *env {
 	}
 	closed.Close()
 	e := &env{url: serve(t, newAPI(s)), down: serve(t, newAPI(closed)), store: s}
-	e.token = e.newOrg(t, "acme")
-	e.other = e.newOrg(t, "rival")
+	_, e.token = testcaddy.NewOrg(t, s)
+	_, e.other = testcaddy.NewOrg(t, s)
 	return e
-}
-
-func (e *env) newOrg(t *testing.T, name string) (token string) {
-	t.Helper()
-	ctx := context.Background()
-	org, err := e.store.CreateOrg(ctx, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, hash := aliasapi.NewOrgToken()
-	if _, err := e.store.CreateToken(ctx, org.ID, "test", hash); err != nil {
-		t.Fatal(err)
-	}
-	return token
 }
 
 // send makes the request of x and returns the response.
