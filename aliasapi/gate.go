@@ -561,7 +561,6 @@ func withoutCredentials(rawQuery string) string {
 		if credentialParam(key) >= 0 {
 			if !found {
 				found = true
-				kept.Grow(len(rawQuery))
 				kept.WriteString(strings.TrimSuffix(rawQuery[:start], "&"))
 			}
 		} else if found && pair != "" {
