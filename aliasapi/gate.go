@@ -189,22 +189,22 @@ func (g *Gate) Check(w http.ResponseWriter, r *http.Request, route *Route, alias
 		return deny(w, http.StatusBadRequest, "invalid_path", "the path must not contain . or .. segments")
 	}
 	if !ValidID(aliasID) {
-		return deny(w, http.StatusNotFound, "alias_not_found", "alias not found")
+		return deny(w, http.StatusNotFound, OutcomeNotFound, "alias not found")
 	}
 	a, err := g.Alias(r.Context(), aliasID)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return deny(w, http.StatusNotFound, "alias_not_found", "alias not found")
+		return deny(w, http.StatusNotFound, OutcomeNotFound, "alias not found")
 	case err != nil:
 		if g.Logger != nil {
 			g.Logger.Error("alias store unavailable", zap.String("alias", aliasID), zap.Error(err))
 		}
 		w.Header().Set("Retry-After", "1")
-		return deny(w, http.StatusServiceUnavailable, "store_unavailable", "the alias store is unavailable, try again shortly")
+		return deny(w, http.StatusServiceUnavailable, OutcomeUnavailable, "the alias store is unavailable, try again shortly")
 	}
 	now := g.now()
 	if a.Expired(now) || a.Type != route.Type {
-		return deny(w, http.StatusNotFound, "alias_not_found", "alias not found")
+		return deny(w, http.StatusNotFound, OutcomeNotFound, "alias not found")
 	}
 
 	if grant, ok := g.session(r, a, now); ok && grant.Role.Allows(route.Require) {
