@@ -65,6 +65,11 @@ const maxNegativeEntries = 10_000
 // slow failing load per interval instead of one per request.
 const staleRetry = time.Second
 
+// staleWait is how long a Get with a stale value at hand waits for its
+// reload before serving the stale value: longer than a healthy store takes,
+// far shorter than LoadTimeout, which is what a frozen store costs.
+const staleWait = 200 * time.Millisecond
+
 // stripes is how many generation counters Invalidate spreads keys over:
 // fixed, so memory does not grow with the keys seen; two keys sharing a
 // stripe only cost a load result that is not stored.
@@ -255,9 +260,23 @@ func (c *Cache[V]) miss(ctx context.Context, key string, e *entry[V], now int64)
 		return e.value, nil
 	}
 	ch := c.group.Load().DoChan(key, func() (any, error) { return c.fetch(key) })
+	// With a stale value at hand, a store that does not answer at once
+	// must not hold the request for the whole LoadTimeout: the value is
+	// served after staleWait while the load goes on. A store that answers
+	// in time still decides, so a deleted key is not served.
+	var staleAfter <-chan time.Time
+	if e != nil && now < e.stale {
+		t := time.NewTimer(staleWait)
+		defer t.Stop()
+		staleAfter = t.C
+	}
 	select {
 	case <-ctx.Done():
 		return zero, ctx.Err()
+	case <-staleAfter:
+		e.retryAt.Store(c.clock() + int64(staleRetry))
+		c.stats.staleServed.Add(1)
+		return e.value, nil
 	case r := <-ch:
 		if r.Err == nil {
 			return r.Val.(V), nil

@@ -594,3 +594,28 @@ func waitFor(t testing.TB, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestStaleWhileTheStoreHangs: a store that neither answers nor fails (a
+// frozen database) must not hold a request for a cached key for the whole
+// LoadTimeout; the stale value is served once staleWait has passed.
+func TestStaleWhileTheStoreHangs(t *testing.T) {
+	s, clk := newStore(), newClock()
+	c := newTestCache(t, Config{TTL: time.Minute, LoadTimeout: time.Hour}, s, clk.Now)
+	s.put("abc", value{V: "v1"})
+	if got, err := c.Get(context.Background(), "abc"); err != nil || got.V != "v1" {
+		t.Fatalf("Get = %v, %v", got, err)
+	}
+	c.Wait()
+	gate := s.hold()
+	defer close(gate)
+	clk.Advance(61 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	got, err := c.Get(ctx, "abc")
+	if err != nil || got.V != "v1" {
+		t.Fatalf("Get with the store hanging = %v, %v; want the stale v1 (and not to wait for the hour-long load)", got, err)
+	}
+	if st := c.Stats(); st.StaleServed != 1 {
+		t.Fatalf("StaleServed = %d, want 1", st.StaleServed)
+	}
+}
