@@ -38,6 +38,18 @@ type Alias struct {
 	// Version grows on every update, so anything derived from an older
 	// state of the alias (a session cookie, a cached token) can tell.
 	Version int64
+
+	// Digests of the passcode and the stream key, made once by Prepare for
+	// an alias that many requests will check.
+	passcodeDigest, streamKeyDigest secretDigest
+}
+
+// Prepare computes once what checking credentials against a needs, for an
+// alias about to be shared by many requests (a cached one). An alias that
+// was not prepared is checked all the same, only slower.
+func (a *Alias) Prepare() {
+	a.passcodeDigest = digestOf(a.Passcode)
+	a.streamKeyDigest = digestOf(a.StreamKey)
 }
 
 // Expired reports whether the alias no longer admits anyone but its owner.

@@ -232,7 +232,7 @@ func (g *Gate) Check(w http.ResponseWriter, r *http.Request, route *Route, alias
 		return challenge(w, false, "this alias needs a credential")
 	}
 
-	v := g.judge(r.Context(), a, route.Require, c, client)
+	v := g.judge(r.Context(), a, route.Require, c, client, now)
 	switch v.status {
 	case 0:
 	case http.StatusUnauthorized:
@@ -265,9 +265,9 @@ type verdict struct {
 // judge is the decision every entry point shares, the gateway, its
 // passcode form and the media-server hooks: throttling per client and
 // alias, the credential through Authenticate, then the role against need.
-func (g *Gate) judge(ctx context.Context, a *Alias, need Requirement, c Credential, client string) verdict {
+func (g *Gate) judge(ctx context.Context, a *Alias, need Requirement, c Credential, client string, now time.Time) verdict {
 	if g.Limiter != nil {
-		if retry, blocked := g.Limiter.Blocked(client, a.ID); blocked {
+		if retry, blocked := g.Limiter.Blocked(client, a.ID, now); blocked {
 			return verdict{status: http.StatusTooManyRequests, reason: OutcomeThrottled, detail: "too many failed attempts, try again later", retryAfter: retry}
 		}
 	}
@@ -275,7 +275,7 @@ func (g *Gate) judge(ctx context.Context, a *Alias, need Requirement, c Credenti
 	switch {
 	case errors.Is(err, ErrBadCredential):
 		if g.Limiter != nil {
-			g.Limiter.Fail(client, a.ID)
+			g.Limiter.Fail(client, a.ID, now)
 		}
 		return verdict{status: http.StatusUnauthorized, reason: OutcomeBadCredential, detail: "the credential is not valid for this alias"}
 	case errors.Is(err, ErrForbidden):
@@ -300,7 +300,7 @@ func retryAfter(d time.Duration) string {
 // passcodeLogin answers the passcode page's form: a session cookie and a
 // redirect to the clean URL, or the page again with an error.
 func (g *Gate) passcodeLogin(w http.ResponseWriter, r *http.Request, route *Route, a *Alias, client, passcode string, now time.Time) Decision {
-	v := g.judge(r.Context(), a, RequireViewer, Credential{Kind: CredentialPasscode, Value: passcode}, client)
+	v := g.judge(r.Context(), a, RequireViewer, Credential{Kind: CredentialPasscode, Value: passcode}, client, now)
 	switch v.status {
 	case 0:
 	case http.StatusTooManyRequests:

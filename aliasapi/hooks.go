@@ -212,7 +212,7 @@ func (g *Gate) admitTo(ctx context.Context, a *Alias, need Requirement, creds []
 		}
 		return hookDenial(http.StatusUnauthorized, OutcomeNoCredential, "this alias needs a credential")
 	}
-	v := g.judge(ctx, a, need, creds[0], client)
+	v := g.judge(ctx, a, need, creds[0], client, now)
 	if v.status != 0 {
 		d := hookDenial(v.status, v.reason, v.detail)
 		d.RetryAfter = v.retryAfter
@@ -238,7 +238,7 @@ func (g *Gate) admitKeyName(ctx context.Context, find KeyLookup, h HookRequest) 
 		return hookNotFound
 	}
 	if g.Limiter != nil {
-		if retry, blocked := g.Limiter.Blocked(h.ClientIP, streamKeyBucket); blocked {
+		if retry, blocked := g.Limiter.Blocked(h.ClientIP, streamKeyBucket, g.now()); blocked {
 			d := hookDenial(http.StatusTooManyRequests, OutcomeThrottled, "too many failed attempts, try again later")
 			d.RetryAfter = retry
 			return d
@@ -248,7 +248,7 @@ func (g *Gate) admitKeyName(ctx context.Context, find KeyLookup, h HookRequest) 
 	switch {
 	case errors.Is(err, ErrNotFound):
 		if g.Limiter != nil {
-			g.Limiter.Fail(h.ClientIP, streamKeyBucket)
+			g.Limiter.Fail(h.ClientIP, streamKeyBucket, g.now())
 		}
 		return hookNotFound
 	case err != nil:

@@ -84,7 +84,7 @@ func newHookFixture(t testing.TB) *hookFixture {
 		JWT:      NewJWTVerifier(DefaultJWTLeeway, DefaultMaxTokenLifetime, now),
 		Tokens:   NewTokenCache(64),
 		Sessions: func() *SessionSigner { return nil },
-		Limiter:  NewLimiter(3, time.Minute, 1000, now),
+		Limiter:  NewLimiter(3, time.Minute, 1000),
 		Now:      now,
 	}
 	return f

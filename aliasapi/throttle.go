@@ -23,7 +23,6 @@ type Limiter struct {
 	limit   uint32
 	window  time.Duration
 	seed    maphash.Seed
-	now     func() time.Time
 }
 
 const (
@@ -44,11 +43,8 @@ type limiterSlot struct {
 }
 
 // NewLimiter returns a limiter that allows limit failures per window for
-// each of about capacity clients. now may be nil.
-func NewLimiter(limit int, window time.Duration, capacity int, now func() time.Time) *Limiter {
-	if now == nil {
-		now = time.Now
-	}
+// each of about capacity clients.
+func NewLimiter(limit int, window time.Duration, capacity int) *Limiter {
 	n := uint64(1)
 	for n*bucketSlots < uint64(capacity)*2 {
 		n <<= 1
@@ -59,7 +55,6 @@ func NewLimiter(limit int, window time.Duration, capacity int, now func() time.T
 		limit:   uint32(limit),
 		window:  window,
 		seed:    maphash.MakeSeed(),
-		now:     now,
 	}
 }
 
@@ -82,11 +77,11 @@ func (l *Limiter) key(client, aliasID string) uint64 {
 	return 1 // 0 marks a free slot
 }
 
-// Blocked reports whether the client has used up its failures on the alias,
-// and how long until it may try again.
-func (l *Limiter) Blocked(client, aliasID string) (retryAfter time.Duration, blocked bool) {
+// Blocked reports whether the client has used up its failures on the alias
+// at now, and how long until it may try again. The caller passes the time
+// it already read: clock reads are not free on every request.
+func (l *Limiter) Blocked(client, aliasID string, now time.Time) (retryAfter time.Duration, blocked bool) {
 	k := l.key(client, aliasID)
-	now := l.now()
 	b := k & l.mask
 	mu := &l.locks[b%limiterStripes]
 	mu.Lock()
@@ -105,10 +100,9 @@ func (l *Limiter) Blocked(client, aliasID string) (retryAfter time.Duration, blo
 	return 0, false
 }
 
-// Fail records a failed credential of the client on the alias.
-func (l *Limiter) Fail(client, aliasID string) {
+// Fail records a failed credential of the client on the alias at now.
+func (l *Limiter) Fail(client, aliasID string, now time.Time) {
 	k := l.key(client, aliasID)
-	now := l.now()
 	nowSec := uint32(now.Unix())
 	windowSec := uint32(l.window / time.Second)
 	b := k & l.mask

@@ -201,7 +201,7 @@ func (l *limiterHandle) release() error {
 func (a *App) limiter(limit int, window time.Duration) (*limiterHandle, error) {
 	key := fmt.Sprintf("%d/%s/%d", limit, window, a.ThrottleCapacity)
 	v, _, err := limiters.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return &limiterHandle{Limiter: aliasapi.NewLimiter(limit, window, a.ThrottleCapacity, nil), key: key}, nil
+		return &limiterHandle{Limiter: aliasapi.NewLimiter(limit, window, a.ThrottleCapacity), key: key}, nil
 	})
 	if err != nil {
 		return nil, err

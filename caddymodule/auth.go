@@ -178,8 +178,9 @@ func (h *AliasAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 		r.Header[headerUser] = emptyHeader
 		repl.Set("http.linkgate.user", "")
 	} else {
-		r.Header[headerUser] = []string{d.Grant.User}
-		repl.Set("http.linkgate.user", d.Grant.User)
+		user := identityOf(d.Grant.User)
+		r.Header[headerUser] = user.header
+		repl.Set("http.linkgate.user", user.value)
 	}
 	return next.ServeHTTP(w, r)
 }
@@ -229,14 +230,15 @@ var (
 	}
 )
 
-// aliasIdentity is an alias ID as a header value and as a placeholder.
+// aliasIdentity is an alias ID, or a user ID, as a header value and as a
+// placeholder value: both are the string itself, so one table serves both.
 type aliasIdentity struct {
 	header []string
 	value  any
 }
 
-// identities remembers aliasIdentity per alias ID; bounded, since IDs
-// come and go.
+// identities remembers aliasIdentity per alias or user ID; bounded, since
+// IDs come and go.
 var identities = struct {
 	sync.RWMutex
 	m map[string]aliasIdentity

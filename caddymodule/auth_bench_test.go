@@ -34,6 +34,7 @@ func newBenchGateway(b *testing.B) *benchGateway {
 		Passcode: "open-sesame", JWTSecret: benchSecret, StreamKey: "sk-0123456789abcdef",
 		ExpiredAt: time.Now().Add(24 * time.Hour), Version: 1,
 	}
+	a.Prepare()
 	c, err := cache.New(cache.Config{}, func(_ context.Context, id string) (*aliasapi.Alias, error) {
 		if id == a.ID {
 			return a, nil
@@ -59,7 +60,7 @@ func newBenchGateway(b *testing.B) *benchGateway {
 			JWT:        aliasapi.NewJWTVerifier(aliasapi.DefaultJWTLeeway, aliasapi.DefaultMaxTokenLifetime, nil),
 			Tokens:     aliasapi.NewTokenCache(aliasapi.DefaultTokenCacheSize),
 			Sessions:   func() *aliasapi.SessionSigner { return signer },
-			Limiter:    aliasapi.NewLimiter(1<<30, time.Minute, 1000, nil),
+			Limiter:    aliasapi.NewLimiter(1<<30, time.Minute, 1000),
 		},
 	}
 	return &benchGateway{h: h, alias: a, cache: c}

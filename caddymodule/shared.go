@@ -127,6 +127,7 @@ func (s *sharedStore) loadAlias(ctx context.Context, id string) (*aliasapi.Alias
 	if err != nil {
 		return nil, countStoreError(err)
 	}
+	a.Prepare()
 	return &a, nil
 }
 
