@@ -191,7 +191,7 @@ func TestCLIAndServerBinary(t *testing.T) {
 type server struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
-	log    syncBuffer
+	log    testcaddy.Buffer
 	once   sync.Once
 }
 
@@ -240,25 +240,6 @@ func (s *server) stop(t *testing.T) string {
 		}
 	})
 	return s.log.String()
-}
-
-// syncBuffer is a buffer the process's output is copied into while the test
-// may read it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // decodeLine decodes out, which must be exactly one line of JSON, into v.

@@ -1,7 +1,6 @@
 package browser
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -428,7 +427,7 @@ func leaked(r seenRequest, secret string) bool {
 // the test function returns, before the cleanups drop the database.
 func newBrowser(t *testing.T, chromium string) (context.Context, *pageEvents) {
 	t.Helper()
-	var output syncBuffer
+	var output testcaddy.Buffer
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium),
 		chromedp.UserDataDir(t.TempDir()),
@@ -470,30 +469,6 @@ func newBrowser(t *testing.T, chromium string) (context.Context, *pageEvents) {
 		t.Fatalf("enabling audits: %v", err)
 	}
 	return browserCtx, events
-}
-
-// syncBuffer collects the browser's output, written from another goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // pageEvents is what the tab reported: console errors and warnings,

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"os"
@@ -169,7 +168,7 @@ type node struct {
 	base   string
 	cmd    *exec.Cmd
 	exited chan struct{}
-	log    syncBuffer
+	log    testcaddy.Buffer
 	once   sync.Once
 }
 
@@ -238,25 +237,6 @@ func (n *node) stop(t *testing.T) {
 			t.Errorf("node %s (pid %d) still running 10s after SIGKILL", n.name, n.cmd.Process.Pid)
 		}
 	})
-}
-
-// syncBuffer is a buffer the node's output is copied into while the test
-// may read it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // viewerJWT is a viewer token for alias id signed with secret, valid for
