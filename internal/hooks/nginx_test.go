@@ -53,40 +53,39 @@ func TestNginxRTMP(t *testing.T) {
 		hookCase
 		status   int
 		location bool // a 302 to the alias ID
-		byKey    bool // needs the lookup by stream key
 	}{
-		{hookCase{"publish with the key", specFull, nil, byID(nginxPublish, key)}, 204, false, false},
+		{hookCase{"publish with the key", specFull, nil, byID(nginxPublish, key)}, 204, false},
 		{hookCase{"publish with a host JWT", specFull, nil, byID(nginxPublish, func(t *testing.T, s *server, a *alias) string {
 			return "&token=" + s.sign(t, a, time.Hour, jwt.MapClaims{"host": true})
-		})}, 204, false, false},
-		{hookCase{"publish with a wrong key", specFull, nil, byID(nginxPublish, literal("&key=sk-wrong-0123456789"))}, 401, false, false},
-		{hookCase{"publish with the passcode", specFull, nil, byID(nginxPublish, passcode)}, 403, false, false},
-		{hookCase{"publish without credential", specFull, nil, byID(nginxPublish, literal(""))}, 401, false, false},
-		{hookCase{"publish to a public alias without credential", specPublic, nil, byID(nginxPublish, literal(""))}, 401, false, false},
-		{hookCase{"publish to an expired alias", specFull, expired, byID(nginxPublish, key)}, 404, false, false},
-		{hookCase{"publish to a deleted alias", specFull, deleted, byID(nginxPublish, key)}, 404, false, false},
-		{hookCase{"publish to a conference", specConference, nil, byID(nginxPublish, key)}, 404, false, false},
-		{hookCase{"publish under the stream key", specFull, nil, byKey(nginxPublish)}, 302, true, true},
-		{hookCase{"publish under a public alias's stream key", specPublic, nil, byKey(nginxPublish)}, 302, true, true},
-		{hookCase{"publish under the key of an expired alias", specFull, expired, byKey(nginxPublish)}, 404, false, false},
-		{hookCase{"publish under the key of a deleted alias", specFull, deleted, byKey(nginxPublish)}, 404, false, false},
-		{hookCase{"publish under the key of a conference", specConference, nil, byKey(nginxPublish)}, 404, false, false},
+		})}, 204, false},
+		{hookCase{"publish with a wrong key", specFull, nil, byID(nginxPublish, literal("&key=sk-wrong-0123456789"))}, 401, false},
+		{hookCase{"publish with the passcode", specFull, nil, byID(nginxPublish, passcode)}, 403, false},
+		{hookCase{"publish without credential", specFull, nil, byID(nginxPublish, literal(""))}, 401, false},
+		{hookCase{"publish to a public alias without credential", specPublic, nil, byID(nginxPublish, literal(""))}, 401, false},
+		{hookCase{"publish to an expired alias", specFull, expired, byID(nginxPublish, key)}, 404, false},
+		{hookCase{"publish to a deleted alias", specFull, deleted, byID(nginxPublish, key)}, 404, false},
+		{hookCase{"publish to a conference", specConference, nil, byID(nginxPublish, key)}, 404, false},
+		{hookCase{"publish under the stream key", specFull, nil, byKey(nginxPublish)}, 302, true},
+		{hookCase{"publish under a public alias's stream key", specPublic, nil, byKey(nginxPublish)}, 302, true},
+		{hookCase{"publish under the key of an expired alias", specFull, expired, byKey(nginxPublish)}, 404, false},
+		{hookCase{"publish under the key of a deleted alias", specFull, deleted, byKey(nginxPublish)}, 404, false},
+		{hookCase{"publish under the key of a conference", specConference, nil, byKey(nginxPublish)}, 404, false},
 		{hookCase{"publish under an unknown key", specFull, nil, func(t *testing.T, s *server, a *alias) string {
 			return fill(nginxPublish, "sk-unknown-"+randomHex(8), "")
-		}}, 404, false, false},
-		{hookCase{"play with the passcode", specFull, nil, byID(nginxPlay, passcode)}, 204, false, false},
+		}}, 404, false},
+		{hookCase{"play with the passcode", specFull, nil, byID(nginxPlay, passcode)}, 204, false},
 		{hookCase{"play with a JWT", specFull, nil, byID(nginxPlay, func(t *testing.T, s *server, a *alias) string {
 			return "&jwt=" + s.sign(t, a, time.Hour, nil)
-		})}, 204, false, false},
-		{hookCase{"play with a wrong passcode", specFull, nil, byID(nginxPlay, literal("&passcode=wrong-passcode"))}, 401, false, false},
-		{hookCase{"play without credential", specFull, nil, byID(nginxPlay, literal(""))}, 401, false, false},
-		{hookCase{"play a public alias", specPublic, nil, byID(nginxPlay, literal(""))}, 204, false, false},
-		{hookCase{"play an expired alias", specFull, expired, byID(nginxPlay, passcode)}, 404, false, false},
-		{hookCase{"play a deleted alias", specFull, deleted, byID(nginxPlay, passcode)}, 404, false, false},
-		{hookCase{"play a conference", specConference, nil, byID(nginxPlay, passcode)}, 404, false, false},
-		{hookCase{"play under the stream key", specFull, nil, byKey(nginxPlay)}, 404, false, false},
-		{hookCase{"publish_done", specFull, nil, byID(nginxPublishDone, key)}, 204, false, false},
-		{hookCase{"play_done of a deleted alias", specFull, deleted, byID(nginxPlayDone, passcode)}, 204, false, false},
+		})}, 204, false},
+		{hookCase{"play with a wrong passcode", specFull, nil, byID(nginxPlay, literal("&passcode=wrong-passcode"))}, 401, false},
+		{hookCase{"play without credential", specFull, nil, byID(nginxPlay, literal(""))}, 401, false},
+		{hookCase{"play a public alias", specPublic, nil, byID(nginxPlay, literal(""))}, 204, false},
+		{hookCase{"play an expired alias", specFull, expired, byID(nginxPlay, passcode)}, 404, false},
+		{hookCase{"play a deleted alias", specFull, deleted, byID(nginxPlay, passcode)}, 404, false},
+		{hookCase{"play a conference", specConference, nil, byID(nginxPlay, passcode)}, 404, false},
+		{hookCase{"play under the stream key", specFull, nil, byKey(nginxPlay)}, 404, false},
+		{hookCase{"publish_done", specFull, nil, byID(nginxPublishDone, key)}, 204, false},
+		{hookCase{"play_done of a deleted alias", specFull, deleted, byID(nginxPlayDone, passcode)}, 204, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
