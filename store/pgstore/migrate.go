@@ -4,12 +4,10 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/linkgate/linkgate/store/migrate"
 )
 
 //go:embed migrations/*.sql
@@ -23,11 +21,6 @@ const migrationLock = 0x6c696e6b67617465
 // transaction under an advisory lock: nodes starting together wait for the
 // first, then find nothing left to do.
 func (s *Store) Migrate(ctx context.Context) error {
-	files, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	slices.Sort(files)
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock)); err != nil {
 			return fmt.Errorf("locking migrations: %w", err)
@@ -38,41 +31,23 @@ func (s *Store) Migrate(ctx context.Context) error {
 		)`); err != nil {
 			return fmt.Errorf("creating the migrations table: %w", err)
 		}
-		rows, _ := tx.Query(ctx, "SELECT version FROM linkgate_migrations")
-		applied, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		rows, _ := tx.Query(ctx, "SELECT version::bigint FROM linkgate_migrations")
+		applied, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 		if err != nil {
 			return fmt.Errorf("reading applied migrations: %w", err)
 		}
-		for _, name := range files {
-			version, err := migrationVersion(name)
-			if err != nil {
-				return err
+		pending, err := migrate.Pending(migrations, "migrations", applied)
+		if err != nil {
+			return err
+		}
+		for _, m := range pending {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("applying %s: %w", m.Name, err)
 			}
-			if slices.Contains(applied, version) {
-				continue
-			}
-			sql, err := migrations.ReadFile(name)
-			if err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, string(sql)); err != nil {
-				return fmt.Errorf("applying %s: %w", name, err)
-			}
-			if _, err := tx.Exec(ctx, "INSERT INTO linkgate_migrations (version) VALUES ($1)", version); err != nil {
-				return fmt.Errorf("recording %s: %w", name, err)
+			if _, err := tx.Exec(ctx, "INSERT INTO linkgate_migrations (version) VALUES ($1)", m.Version); err != nil {
+				return fmt.Errorf("recording %s: %w", m.Name, err)
 			}
 		}
 		return nil
 	})
-}
-
-// migrationVersion reads the number that starts a migration's file name.
-func migrationVersion(name string) (int32, error) {
-	base := strings.TrimPrefix(name, "migrations/")
-	digits, _, _ := strings.Cut(base, "_")
-	v, err := strconv.ParseInt(digits, 10, 32)
-	if err != nil {
-		return 0, fmt.Errorf("migration %s does not start with a version number", name)
-	}
-	return int32(v), nil
 }

@@ -5,10 +5,8 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"slices"
-	"strconv"
-	"strings"
+
+	"github.com/linkgate/linkgate/store/migrate"
 )
 
 //go:embed migrations/*.sql
@@ -20,11 +18,6 @@ var migrations embed.FS
 // opening the same file together (in this process or another) wait for the
 // first, then find nothing left to do.
 func (s *Store) Migrate(ctx context.Context) error {
-	files, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	slices.Sort(files)
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("locking migrations: %w", err)
@@ -52,35 +45,17 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return fmt.Errorf("reading applied migrations: %w", err)
 	}
-	for _, name := range files {
-		version, err := migrationVersion(name)
-		if err != nil {
-			return err
+	pending, err := migrate.Pending(migrations, "migrations", applied)
+	if err != nil {
+		return err
+	}
+	for _, m := range pending {
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("applying %s: %w", m.Name, err)
 		}
-		if slices.Contains(applied, version) {
-			continue
-		}
-		sql, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, string(sql)); err != nil {
-			return fmt.Errorf("applying %s: %w", name, err)
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO linkgate_migrations (version, applied_at) VALUES (?, ?)", version, now()); err != nil {
-			return fmt.Errorf("recording %s: %w", name, err)
+		if _, err := tx.ExecContext(ctx, "INSERT INTO linkgate_migrations (version, applied_at) VALUES (?, ?)", m.Version, now()); err != nil {
+			return fmt.Errorf("recording %s: %w", m.Name, err)
 		}
 	}
 	return tx.Commit()
-}
-
-// migrationVersion reads the number that starts a migration's file name.
-func migrationVersion(name string) (int64, error) {
-	base := strings.TrimPrefix(name, "migrations/")
-	digits, _, _ := strings.Cut(base, "_")
-	v, err := strconv.ParseInt(digits, 10, 32)
-	if err != nil {
-		return 0, fmt.Errorf("migration %s does not start with a version number", name)
-	}
-	return v, nil
 }
