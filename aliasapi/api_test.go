@@ -120,8 +120,9 @@ func (e *env) do(method, path, auth, body string) response {
 	}
 	if res.StatusCode >= 400 {
 		errs, ok := r.body["errors"].(map[string]any)
-		if !ok || len(r.body) != 1 || len(errs) != 2 || errs["detail"] == "" || errs["code"] == "" {
-			e.t.Fatalf("%s %s: error body %s is not {\"errors\":{\"detail\",\"code\"}}", method, path, raw)
+		field, hasField := errs["field"]
+		if !ok || len(r.body) != 1 || len(errs) != 2 && !(len(errs) == 3 && hasField) || errs["detail"] == "" || errs["code"] == "" || hasField && (field == "" || field == nil) {
+			e.t.Fatalf("%s %s: error body %s is not {\"errors\":{\"detail\",\"code\"[,\"field\"]}}", method, path, raw)
 		}
 	}
 	return r
@@ -202,19 +203,21 @@ func TestCreateRefusals(t *testing.T) {
 		body   string
 		status int
 		code   string
+		// field is the member the error names, "" for none.
+		field string
 	}{
-		{"no token", "", `{"type":"live","expired_at":%d}`, 401, "unauthorized"},
-		{"made-up token", "lgo_notatoken", `{"type":"live","expired_at":%d}`, 401, "unauthorized"},
-		{"missing type", e.token, `{"expired_at":%d}`, 400, "missing_field"},
-		{"bad type", e.token, `{"type":"radio","expired_at":%d}`, 400, "invalid_field"},
-		{"past expiry", e.token, `{"type":"live","expired_at":1737456308%.0d}`, 400, "invalid_field"},
-		{"short passcode", e.token, `{"type":"live","passcode":"abc","expired_at":%d}`, 400, "invalid_field"},
-		{"short jwt_secret", e.token, `{"type":"live","jwt_secret":"short","expired_at":%d}`, 400, "invalid_field"},
-		{"short stream key", e.token, `{"type":"live","stream_key":"short","expired_at":%d}`, 400, "invalid_field"},
-		{"taken stream key", e.token, `{"type":"live","stream_key":"` + streamKey + `","expired_at":%d}`, 400, "stream_key_taken"},
-		{"unknown key", e.token, `{"type":"live","expired_at":%d,"owner":"me"}`, 400, "unknown_field"},
-		{"not JSON", e.token, `type=live&expired_at=%d`, 400, "invalid_json"},
-		{"body over 64 KiB", e.token, `{"type":"live","expired_at":%d,"name":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "body_too_large"},
+		{"no token", "", `{"type":"live","expired_at":%d}`, 401, "unauthorized", ""},
+		{"made-up token", "lgo_notatoken", `{"type":"live","expired_at":%d}`, 401, "unauthorized", ""},
+		{"missing type", e.token, `{"expired_at":%d}`, 400, "missing_field", "type"},
+		{"bad type", e.token, `{"type":"radio","expired_at":%d}`, 400, "invalid_field", "type"},
+		{"past expiry", e.token, `{"type":"live","expired_at":1737456308%.0d}`, 400, "invalid_field", "expired_at"},
+		{"short passcode", e.token, `{"type":"live","passcode":"abc","expired_at":%d}`, 400, "invalid_field", "passcode"},
+		{"short jwt_secret", e.token, `{"type":"live","jwt_secret":"short","expired_at":%d}`, 400, "invalid_field", "jwt_secret"},
+		{"short stream key", e.token, `{"type":"live","stream_key":"short","expired_at":%d}`, 400, "invalid_field", "stream_key"},
+		{"taken stream key", e.token, `{"type":"live","stream_key":"` + streamKey + `","expired_at":%d}`, 400, "stream_key_taken", "stream_key"},
+		{"unknown key", e.token, `{"type":"live","expired_at":%d,"owner":"me"}`, 400, "unknown_field", "owner"},
+		{"not JSON", e.token, `type=live&expired_at=%d`, 400, "invalid_json", ""},
+		{"body over 64 KiB", e.token, `{"type":"live","expired_at":%d,"name":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "body_too_large", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -227,6 +230,9 @@ func TestCreateRefusals(t *testing.T) {
 			r := e.do("POST", "/organization/api/v1/alias/create", tt.auth, body)
 			if r.status != tt.status || r.code() != tt.code {
 				t.Fatalf("got %d %s (%s), want %d %s", r.status, r.code(), r.raw, tt.status, tt.code)
+			}
+			if field, _ := r.body["errors"].(map[string]any)["field"].(string); field != tt.field {
+				t.Errorf("the error names field %q, want %q: %s", field, tt.field, r.raw)
 			}
 			if tt.status == 401 && !strings.HasPrefix(r.header.Get("WWW-Authenticate"), `Bearer realm="linkgate"`) {
 				t.Errorf("401 without the Bearer challenge: %q", r.header.Get("WWW-Authenticate"))

@@ -44,12 +44,22 @@ type InputError struct {
 	Status int
 	Code   string
 	Detail string
+	// Field is the body member the mistake is in, empty when it concerns
+	// the body as a whole: forms show the error beside that field.
+	Field string
 }
 
 func (e *InputError) Error() string { return e.Detail }
 
 func invalid(code, format string, args ...any) *InputError {
 	return &InputError{Status: 400, Code: code, Detail: fmt.Sprintf(format, args...)}
+}
+
+// invalidField is invalid for a mistake in one member of the body.
+func invalidField(field, code, format string, args ...any) *InputError {
+	e := invalid(code, format, args...)
+	e.Field = field
+	return e
 }
 
 // decodeObject reads one JSON object and nothing after it, keeping each
@@ -83,10 +93,10 @@ func DecodeCreate(body []byte, rules Rules, now time.Time) (Alias, error) {
 		return Alias{}, err
 	}
 	if p.Type == nil {
-		return Alias{}, invalid("missing_field", `"type" is required: "live" or "conference"`)
+		return Alias{}, invalidField("type", "missing_field", `"type" is required: "live" or "conference"`)
 	}
 	if p.ExpiredAt == nil {
-		return Alias{}, invalid("missing_field", `"expired_at" is required: a Unix time in seconds, in the future`)
+		return Alias{}, invalidField("expired_at", "missing_field", `"expired_at" is required: a Unix time in seconds, in the future`)
 	}
 	return p.Apply(Alias{}), nil
 }
@@ -140,9 +150,9 @@ func decodePatch(body []byte, rules Rules, now time.Time) (Patch, error) {
 				return nil
 			})
 		case "id", "inserted_at":
-			err = invalid("read_only_field", "%q is set by the server and cannot be written", key)
+			err = invalidField(key, "read_only_field", "%q is set by the server and cannot be written", key)
 		default:
-			err = invalid("unknown_field", "unknown field %q: the fields are type, name, passcode, jwt_secret, stream_key and expired_at", key)
+			err = invalidField(key, "unknown_field", "unknown field %q: the fields are type, name, passcode, jwt_secret, stream_key and expired_at", key)
 		}
 		if err != nil {
 			return Patch{}, err
@@ -154,7 +164,7 @@ func decodePatch(body []byte, rules Rules, now time.Time) (Patch, error) {
 func decodeType(raw json.RawMessage, p *Patch) error {
 	var s string
 	if isNull(raw) || json.Unmarshal(raw, &s) != nil || !Type(s).Valid() {
-		return invalid("invalid_field", `"type" must be "live" or "conference"`)
+		return invalidField("type", "invalid_field", `"type" must be "live" or "conference"`)
 	}
 	t := Type(s)
 	p.Type = &t
@@ -164,14 +174,14 @@ func decodeType(raw json.RawMessage, p *Patch) error {
 func decodeExpiry(raw json.RawMessage, p *Patch, now time.Time) error {
 	const rule = `"expired_at" must be an integer Unix time in seconds, in the future`
 	if isNull(raw) || len(raw) == 0 || raw[0] == '"' {
-		return invalid("invalid_field", rule)
+		return invalidField("expired_at", "invalid_field", rule)
 	}
 	sec, err := strconv.ParseInt(string(raw), 10, 64)
 	if err != nil || sec > latestExpiry {
-		return invalid("invalid_field", rule)
+		return invalidField("expired_at", "invalid_field", rule)
 	}
 	if sec <= now.Unix() {
-		return invalid("invalid_field", `"expired_at" must be in the future (it is %d, now is %d)`, sec, now.Unix())
+		return invalidField("expired_at", "invalid_field", `"expired_at" must be in the future (it is %d, now is %d)`, sec, now.Unix())
 	}
 	t := time.Unix(sec, 0).UTC()
 	p.ExpiredAt = &t
@@ -185,13 +195,13 @@ func decodeOptional(key string, raw json.RawMessage, check func(string) error) (
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return Field{}, invalid("invalid_field", "%q must be a string or null", key)
+		return Field{}, invalidField(key, "invalid_field", "%q must be a string or null", key)
 	}
 	if hasControl(s) {
-		return Field{}, invalid("invalid_field", "%q must not contain control characters", key)
+		return Field{}, invalidField(key, "invalid_field", "%q must not contain control characters", key)
 	}
 	if err := check(s); err != nil {
-		return Field{}, invalid("invalid_field", "%q %v", key, err)
+		return Field{}, invalidField(key, "invalid_field", "%q %v", key, err)
 	}
 	return Field{Set: true, Value: s}, nil
 }

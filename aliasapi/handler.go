@@ -316,7 +316,7 @@ func (api *API) create(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, ErrIDTaken):
 			continue
 		case errors.Is(err, ErrStreamKeyTaken):
-			WriteError(w, http.StatusBadRequest, "stream_key_taken", `"stream_key" is already used by another alias`)
+			writeJSON(w, http.StatusBadRequest, ErrorBody{Errors: ErrorDetail{Detail: `"stream_key" is already used by another alias`, Code: "stream_key_taken", Field: "stream_key"}})
 			return
 		case err != nil:
 			api.storeFailed(w, "create alias", err)
@@ -355,7 +355,7 @@ func (api *API) update(w http.ResponseWriter, r *http.Request, id string) {
 		WriteError(w, http.StatusBadRequest, "alias_not_found", "alias not found")
 		return
 	case errors.Is(err, ErrStreamKeyTaken):
-		WriteError(w, http.StatusBadRequest, "stream_key_taken", `"stream_key" is already used by another alias`)
+		writeJSON(w, http.StatusBadRequest, ErrorBody{Errors: ErrorDetail{Detail: `"stream_key" is already used by another alias`, Code: "stream_key_taken", Field: "stream_key"}})
 		return
 	case err != nil:
 		api.storeFailed(w, "update alias", err)
@@ -415,7 +415,7 @@ func (api *API) storeFailed(w http.ResponseWriter, op string, err error) {
 func writeInputError(w http.ResponseWriter, err error) {
 	var in *InputError
 	if errors.As(err, &in) {
-		WriteError(w, in.Status, in.Code, in.Detail)
+		writeJSON(w, in.Status, ErrorBody{Errors: ErrorDetail{Detail: in.Detail, Code: in.Code, Field: in.Field}})
 		return
 	}
 	WriteError(w, http.StatusBadRequest, "invalid_body", err.Error())
@@ -441,6 +441,8 @@ type ErrorBody struct {
 type ErrorDetail struct {
 	Detail string `json:"detail"`
 	Code   string `json:"code"`
+	// Field names the request body member a validation error is about.
+	Field string `json:"field,omitempty"`
 }
 
 // WriteError writes the JSON error body with status.
