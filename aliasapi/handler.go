@@ -1,8 +1,10 @@
+// Package aliasapi is the alias API as plain net/http handlers: retrieve,
+// list, create, update and delete. Who may see an alias is the gate's
+// decision, the same one the gateway and the media-server hooks make.
 package aliasapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -11,6 +13,9 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/linkgate/linkgate/alias"
+	"github.com/linkgate/linkgate/gate"
 )
 
 // The documented API paths.
@@ -31,16 +36,25 @@ const (
 	idAttempts          = 5
 )
 
-// API serves the alias API over a Store.
+// API serves the alias API.
 type API struct {
-	Store Store
-	Rules Rules
-	JWT   *JWTVerifier
+	// Store keeps the aliases the organization endpoints list and change.
+	Store alias.Catalog
+	// Gate decides who may retrieve an alias, and which organization a
+	// token belongs to.
+	Gate  *gate.Gate
+	Rules alias.Rules
 	// QueryTimeout bounds each store call of a request, so a database that
 	// is down costs a client a 503, not a hang.
 	QueryTimeout time.Duration
 	Logger       *zap.Logger
 	Now          func() time.Time
+	// ClientIP returns the client's address for the failure limiter; nil
+	// takes the connection's.
+	ClientIP func(r *http.Request) string
+	// Decided, when set, is told the reason of every retrieve decision,
+	// for metrics. It must not block.
+	Decided func(gate.Reason)
 }
 
 type endpoint uint8
@@ -97,7 +111,7 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	if ep == notAPI {
-		WriteError(w, http.StatusNotFound, "not_found", "no such API endpoint")
+		gate.WriteError(w, http.StatusNotFound, "not_found", "no such API endpoint")
 		return
 	}
 	method := ep.method()
@@ -107,7 +121,7 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			allow += ", HEAD"
 		}
 		h.Set("Allow", allow)
-		WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "this endpoint takes "+allow)
+		gate.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", "this endpoint takes "+allow)
 		return
 	}
 	switch ep {
@@ -139,105 +153,89 @@ func (api *API) storeContext(r *http.Request) (context.Context, context.CancelFu
 	return context.WithTimeout(r.Context(), timeout)
 }
 
-// authorization returns the credential of the Authorization header, with or
-// without the Bearer scheme: the seed shows both.
-func authorization(r *http.Request) string {
-	v := strings.TrimSpace(r.Header.Get("Authorization"))
-	if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
-		v = strings.TrimSpace(v[7:])
-	}
-	return v
-}
-
 // organization authenticates the organization token of r; on failure it has
 // written the response and returns ok false.
 func (api *API) organization(w http.ResponseWriter, r *http.Request) (orgID string, ok bool) {
-	token := authorization(r)
-	if token == "" {
-		unauthorized(w, false, "an organization token is required in the Authorization header")
-		return "", false
-	}
-	hash, valid := ParseOrgToken(token)
-	if !valid {
-		unauthorized(w, true, "the organization token is not valid")
-		return "", false
+	token := ""
+	if auth := r.Header["Authorization"]; len(auth) > 0 {
+		token = strings.TrimSpace(auth[0])
+		if len(token) > 7 && strings.EqualFold(token[:7], "bearer ") {
+			token = strings.TrimSpace(token[7:])
+		}
 	}
 	ctx, cancel := api.storeContext(r)
 	defer cancel()
-	orgID, err := api.Store.OrgByToken(ctx, hash)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		unauthorized(w, true, "the organization token is unknown or revoked")
-		return "", false
-	case err != nil:
-		api.storeFailed(w, "authenticate organization", err)
-		return "", false
+	orgID, reason := api.Gate.Organization(ctx, token)
+	switch reason {
+	case 0:
+		return orgID, true
+	case gate.ReasonNoCredential:
+		gate.Challenge(w, false, "an organization token is required in the Authorization header")
+	case gate.ReasonUnavailable:
+		gate.WriteUnavailable(w)
+	default:
+		gate.Challenge(w, true, "the organization token is unknown, revoked or mistyped")
 	}
-	return orgID, true
+	api.refused(r, "", reason)
+	return "", false
 }
 
+// retrieve shows an alias to whoever the gate admits, as much as their
+// role may see. It reads credentials as the gateway does, counts failures
+// in the same limiter, and answers:
+//   - the owning organization's token: everything, also for an expired alias;
+//   - another organization's valid token: as no credential (a public alias
+//     shows, a protected one is not found, so its existence stays hidden);
+//   - a refused credential: 401, throttled like the gateway's.
 func (api *API) retrieve(w http.ResponseWriter, r *http.Request, id string) {
-	if !ValidID(id) {
-		WriteError(w, http.StatusNotFound, "alias_not_found", "alias not found")
-		return
+	p := gate.ReadHTTP(r, id)
+	req := gate.Request{
+		AliasID:          id,
+		Need:             alias.RequireViewer,
+		Session:          p.Session,
+		HasSession:       p.HasSession,
+		Credential:       p.Credential,
+		Client:           api.clientIP(r),
+		OwnerSeesExpired: true,
 	}
-	cred := authorization(r)
-	var orgID string
-	if strings.HasPrefix(cred, OrgTokenPrefix) {
-		var ok bool
-		if orgID, ok = api.organization(w, r); !ok {
-			return
-		}
-		cred = ""
-	} else if cred != "" && !LooksLikeJWT(cred) {
-		unauthorized(w, true, "the Authorization header holds neither an organization token nor a JWT")
-		return
-	}
-
 	ctx, cancel := api.storeContext(r)
 	defer cancel()
-	a, err := api.Store.Alias(ctx, id)
+	d := api.Gate.Decide(ctx, &req)
+	if api.Decided != nil {
+		api.Decided(d.Reason)
+	}
 	switch {
-	case errors.Is(err, ErrNotFound):
-		WriteError(w, http.StatusNotFound, "alias_not_found", "alias not found")
+	case d.Admitted():
+		writeData(w, http.StatusOK, viewOf(d.Alias, d.Grant.Role))
 		return
-	case err != nil:
-		api.storeFailed(w, "retrieve alias", err)
-		return
-	}
-	if orgID != "" && orgID == a.OrgID {
-		writeData(w, http.StatusOK, viewOf(&a, RoleOwner))
-		return
-	}
-	if a.Expired(api.now()) {
-		WriteError(w, http.StatusNotFound, "alias_not_found", "alias not found")
-		return
-	}
-	passcode, hasPasscode := r.URL.Query()["passcode"]
-	switch {
-	case cred != "":
-		g, err := api.JWT.Verify(&a, cred)
-		if err != nil {
-			api.Logger.Debug("alias JWT refused", zap.String("alias", a.ID), zap.Error(err))
-			unauthorized(w, true, "the JWT is not valid for this alias")
-			return
-		}
-		writeData(w, http.StatusOK, viewOf(&a, g.Role))
-	case hasPasscode:
-		if !CheckPasscode(&a, passcode[0]) {
-			unauthorized(w, true, "wrong passcode")
-			return
-		}
-		writeData(w, http.StatusOK, viewOf(&a, RoleViewer))
-	case a.Public():
-		writeData(w, http.StatusOK, viewOf(&a, RoleViewer))
-	case orgID != "":
-		// Another organization's token: its holder must not learn that
-		// the alias exists.
-		WriteError(w, http.StatusNotFound, "alias_not_found", "alias not found")
+	case d.Reason == gate.ReasonForeignOrg && d.Alias.Public():
+		writeData(w, http.StatusOK, viewOf(d.Alias, alias.RoleViewer))
+	case d.Reason == gate.ReasonForeignOrg:
+		gate.WriteError(w, http.StatusNotFound, "alias_not_found", "alias not found")
+	case d.Reason == gate.ReasonNoCredential:
+		gate.Challenge(w, false, "this alias needs a passcode or a JWT")
 	default:
-		unauthorized(w, false, "this alias needs a passcode or a JWT")
+		gate.WriteRefusal(w, &d)
 	}
+	api.refused(r, id, d.Reason)
+}
+
+// refused logs a refusal with its precise reason; never the credential.
+func (api *API) refused(r *http.Request, aliasID string, reason gate.Reason) {
+	if ce := api.Logger.Check(zap.InfoLevel, "alias API request refused"); ce != nil {
+		ce.Write(zap.String("alias", aliasID), zap.String("reason", reason.String()), zap.String("client_ip", api.clientIP(r)))
+	}
+}
+
+// ClientIP returns the client address of r that failures are counted by;
+// by default the connection's remote address. Caddy passes its
+// {client_ip}, which honours trusted proxies.
+func (api *API) clientIP(r *http.Request) string {
+	if api.ClientIP != nil {
+		return api.ClientIP(r)
+	}
+	host, _, _ := strings.Cut(r.RemoteAddr, ":")
+	return host
 }
 
 func (api *API) list(w http.ResponseWriter, r *http.Request) {
@@ -245,19 +243,19 @@ func (api *API) list(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	q := ListQuery{Limit: DefaultListLimit}
+	q := alias.ListQuery{Limit: DefaultListLimit}
 	values := r.URL.Query()
 	if t := values.Get("type"); t != "" {
-		if !Type(t).Valid() {
-			WriteError(w, http.StatusBadRequest, "invalid_query", `"type" must be "live" or "conference"`)
+		if !alias.Type(t).Valid() {
+			gate.WriteError(w, http.StatusBadRequest, "invalid_query", `"type" must be "live" or "conference"`)
 			return
 		}
-		q.Type = Type(t)
+		q.Type = alias.Type(t)
 	}
 	if after := values.Get("after"); after != "" {
-		c, ok := DecodeCursor(after)
+		c, ok := alias.DecodeCursor(after)
 		if !ok {
-			WriteError(w, http.StatusBadRequest, "invalid_cursor", `"after" is not a cursor this API returned`)
+			gate.WriteError(w, http.StatusBadRequest, "invalid_cursor", `"after" is not a cursor this API returned`)
 			return
 		}
 		q.After = &c
@@ -265,7 +263,7 @@ func (api *API) list(w http.ResponseWriter, r *http.Request) {
 	if limit := values.Get("limit"); limit != "" {
 		n, err := strconv.Atoi(limit)
 		if err != nil || n < 1 || n > MaxListLimit {
-			WriteError(w, http.StatusBadRequest, "invalid_query", `"limit" must be an integer from 1 to `+strconv.Itoa(MaxListLimit))
+			gate.WriteError(w, http.StatusBadRequest, "invalid_query", `"limit" must be an integer from 1 to `+strconv.Itoa(MaxListLimit))
 			return
 		}
 		q.Limit = n
@@ -283,13 +281,13 @@ func (api *API) list(w http.ResponseWriter, r *http.Request) {
 	if len(aliases) == q.Limit {
 		aliases = aliases[:q.Limit-1]
 		last := aliases[len(aliases)-1]
-		next := Cursor{InsertedAt: last.InsertedAt, ID: last.ID}.Encode()
+		next := alias.Cursor{InsertedAt: last.InsertedAt, ID: last.ID}.Encode()
 		page.After = &next
 	}
 	for i := range aliases {
-		page.Entries = append(page.Entries, dataEnvelope{Data: viewOf(&aliases[i], RoleOwner)})
+		page.Entries = append(page.Entries, dataEnvelope{Data: viewOf(&aliases[i], alias.RoleOwner)})
 	}
-	writeJSON(w, http.StatusOK, page)
+	gate.WriteJSON(w, http.StatusOK, page)
 }
 
 func (api *API) create(w http.ResponseWriter, r *http.Request) {
@@ -301,7 +299,7 @@ func (api *API) create(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a, err := DecodeCreate(body, api.Rules, api.now())
+	a, err := alias.DecodeCreate(body, api.Rules, api.now())
 	if err != nil {
 		writeInputError(w, err)
 		return
@@ -310,20 +308,20 @@ func (api *API) create(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := api.storeContext(r)
 	defer cancel()
 	for range idAttempts {
-		a.ID = NewID()
+		a.ID = alias.NewID()
 		created, err := api.Store.CreateAlias(ctx, a)
 		switch {
-		case errors.Is(err, ErrIDTaken):
+		case errors.Is(err, alias.ErrIDTaken):
 			continue
-		case errors.Is(err, ErrStreamKeyTaken):
-			writeJSON(w, http.StatusBadRequest, ErrorBody{Errors: ErrorDetail{Detail: `"stream_key" is already used by another alias`, Code: "stream_key_taken", Field: "stream_key"}})
+		case errors.Is(err, alias.ErrStreamKeyTaken):
+			gate.WriteJSON(w, http.StatusBadRequest, gate.ErrorBody{Errors: gate.ErrorDetail{Detail: `"stream_key" is already used by another alias`, Code: "stream_key_taken", Field: "stream_key"}})
 			return
 		case err != nil:
 			api.storeFailed(w, "create alias", err)
 			return
 		}
 		api.Logger.Info("alias created", zap.String("alias", created.ID), zap.String("org", orgID), zap.String("type", string(created.Type)))
-		writeData(w, http.StatusCreated, viewOf(&created, RoleOwner))
+		writeData(w, http.StatusCreated, viewOf(&created, alias.RoleOwner))
 		return
 	}
 	api.storeFailed(w, "create alias", errors.New("no free alias ID after several attempts"))
@@ -338,31 +336,31 @@ func (api *API) update(w http.ResponseWriter, r *http.Request, id string) {
 	if !ok {
 		return
 	}
-	p, err := DecodeUpdate(body, api.Rules, api.now())
+	p, err := alias.DecodeUpdate(body, api.Rules, api.now())
 	if err != nil {
 		writeInputError(w, err)
 		return
 	}
-	if !ValidID(id) {
-		WriteError(w, http.StatusBadRequest, "alias_not_found", "alias not found")
+	if !alias.ValidID(id) {
+		gate.WriteError(w, http.StatusBadRequest, "alias_not_found", "alias not found")
 		return
 	}
 	ctx, cancel := api.storeContext(r)
 	defer cancel()
 	a, err := api.Store.UpdateAlias(ctx, orgID, id, p)
 	switch {
-	case errors.Is(err, ErrNotFound):
-		WriteError(w, http.StatusBadRequest, "alias_not_found", "alias not found")
+	case errors.Is(err, alias.ErrNotFound):
+		gate.WriteError(w, http.StatusBadRequest, "alias_not_found", "alias not found")
 		return
-	case errors.Is(err, ErrStreamKeyTaken):
-		writeJSON(w, http.StatusBadRequest, ErrorBody{Errors: ErrorDetail{Detail: `"stream_key" is already used by another alias`, Code: "stream_key_taken", Field: "stream_key"}})
+	case errors.Is(err, alias.ErrStreamKeyTaken):
+		gate.WriteJSON(w, http.StatusBadRequest, gate.ErrorBody{Errors: gate.ErrorDetail{Detail: `"stream_key" is already used by another alias`, Code: "stream_key_taken", Field: "stream_key"}})
 		return
 	case err != nil:
 		api.storeFailed(w, "update alias", err)
 		return
 	}
 	api.Logger.Info("alias updated", zap.String("alias", a.ID), zap.String("org", orgID), zap.Int64("version", a.Version))
-	writeData(w, http.StatusOK, viewOf(&a, RoleOwner))
+	writeData(w, http.StatusOK, viewOf(&a, alias.RoleOwner))
 }
 
 func (api *API) remove(w http.ResponseWriter, r *http.Request, id string) {
@@ -370,23 +368,23 @@ func (api *API) remove(w http.ResponseWriter, r *http.Request, id string) {
 	if !ok {
 		return
 	}
-	if !ValidID(id) {
-		WriteError(w, http.StatusNotFound, "alias_not_found", "alias not found")
+	if !alias.ValidID(id) {
+		gate.WriteError(w, http.StatusNotFound, "alias_not_found", "alias not found")
 		return
 	}
 	ctx, cancel := api.storeContext(r)
 	defer cancel()
 	err := api.Store.DeleteAlias(ctx, orgID, id)
 	switch {
-	case errors.Is(err, ErrNotFound):
-		WriteError(w, http.StatusNotFound, "alias_not_found", "alias not found")
+	case errors.Is(err, alias.ErrNotFound):
+		gate.WriteError(w, http.StatusNotFound, "alias_not_found", "alias not found")
 		return
 	case err != nil:
 		api.storeFailed(w, "delete alias", err)
 		return
 	}
 	api.Logger.Info("alias deleted", zap.String("alias", id), zap.String("org", orgID))
-	writeJSON(w, http.StatusOK, map[string]string{"message": "Alias deleted successfully."})
+	gate.WriteJSON(w, http.StatusOK, map[string]string{"message": "Alias deleted successfully."})
 }
 
 // readBody reads at most MaxBodySize bytes; on failure it has answered.
@@ -395,10 +393,10 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		WriteError(w, http.StatusRequestEntityTooLarge, "body_too_large", "the request body is larger than 64 KiB")
+		gate.WriteError(w, http.StatusRequestEntityTooLarge, "body_too_large", "the request body is larger than 64 KiB")
 		return nil, false
 	case err != nil:
-		WriteError(w, http.StatusBadRequest, "invalid_body", "the request body could not be read")
+		gate.WriteError(w, http.StatusBadRequest, "invalid_body", "the request body could not be read")
 		return nil, false
 	}
 	return body, true
@@ -408,46 +406,16 @@ func (api *API) storeFailed(w http.ResponseWriter, op string, err error) {
 	// Store errors name queries and hosts, never parameter values, so
 	// they are safe to log.
 	api.Logger.Error("alias store unavailable", zap.String("operation", op), zap.Error(err))
-	w.Header().Set("Retry-After", "1")
-	WriteError(w, http.StatusServiceUnavailable, "store_unavailable", "the alias store is unavailable, try again shortly")
+	gate.WriteUnavailable(w)
 }
 
 func writeInputError(w http.ResponseWriter, err error) {
-	var in *InputError
+	var in *alias.InputError
 	if errors.As(err, &in) {
-		writeJSON(w, in.Status, ErrorBody{Errors: ErrorDetail{Detail: in.Detail, Code: in.Code, Field: in.Field}})
+		gate.WriteJSON(w, in.Status, gate.ErrorBody{Errors: gate.ErrorDetail{Detail: in.Detail, Code: in.Code, Field: in.Field}})
 		return
 	}
-	WriteError(w, http.StatusBadRequest, "invalid_body", err.Error())
-}
-
-// unauthorized answers 401 with the challenge of RFC 6750; invalid tells
-// that a credential was given but refused.
-func unauthorized(w http.ResponseWriter, invalid bool, detail string) {
-	challenge := `Bearer realm="linkgate"`
-	if invalid {
-		challenge += `, error="invalid_token"`
-	}
-	w.Header().Set("WWW-Authenticate", challenge)
-	WriteError(w, http.StatusUnauthorized, "unauthorized", detail)
-}
-
-// ErrorBody is the JSON body of every error linkgate answers.
-type ErrorBody struct {
-	Errors ErrorDetail `json:"errors"`
-}
-
-// ErrorDetail says what went wrong, for people and for programs.
-type ErrorDetail struct {
-	Detail string `json:"detail"`
-	Code   string `json:"code"`
-	// Field names the request body member a validation error is about.
-	Field string `json:"field,omitempty"`
-}
-
-// WriteError writes the JSON error body with status.
-func WriteError(w http.ResponseWriter, status int, code, detail string) {
-	writeJSON(w, status, ErrorBody{Errors: ErrorDetail{Detail: detail, Code: code}})
+	gate.WriteError(w, http.StatusBadRequest, "invalid_body", err.Error())
 }
 
 type dataEnvelope struct {
@@ -460,17 +428,5 @@ type listPage struct {
 }
 
 func writeData(w http.ResponseWriter, status int, v aliasView) {
-	writeJSON(w, status, dataEnvelope{Data: v})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		body = []byte(`{"errors":{"detail":"internal error","code":"internal_error"}}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
-	w.WriteHeader(status)
-	w.Write(append(body, '\n'))
+	gate.WriteJSON(w, status, dataEnvelope{Data: v})
 }

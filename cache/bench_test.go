@@ -86,7 +86,7 @@ func BenchmarkGetHitParallel(b *testing.B) {
 	}
 }
 
-// benchAlias has the field types of aliasapi.Alias, which this package
+// benchAlias has the field types of alias.Alias, which this package
 // does not import.
 type benchAlias struct {
 	ID, OrgID, Type, Name, Passcode, JWTSecret, StreamKey string

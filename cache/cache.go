@@ -83,7 +83,7 @@ type Loader[V any] func(ctx context.Context, key string) (V, error)
 
 // Options are the parts of a cache that depend on the value type.
 type Options[V any] struct {
-	// NotFound is the Loader's "no such key" error (aliasapi.ErrNotFound).
+	// NotFound is the Loader's "no such key" error (alias.ErrNotFound).
 	// Required: it tells an answer that may be remembered from a failure
 	// that must not be.
 	NotFound error
@@ -92,7 +92,7 @@ type Options[V any] struct {
 	// none. The cache only keeps values as long as they may be served;
 	// whether an expired value is usable is the caller's decision.
 	Expiry func(V) time.Time
-	// ValidKey, if set, rejects keys that cannot exist (aliasapi.ValidID):
+	// ValidKey, if set, rejects keys that cannot exist (alias.ValidID):
 	// Get answers NotFound for them without a load, so junk in a URL never
 	// reaches the store.
 	ValidKey func(string) bool

@@ -1,14 +1,15 @@
 package caddymodule
 
 import (
-	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/linkgate/linkgate/alias"
 	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/gate"
 )
 
 func init() {
@@ -19,6 +20,11 @@ func init() {
 // on its documented paths and passes every other request on, so it can sit
 // in a site beside the routes it protects.
 type AliasAPI struct {
+	// Throttle sets the brute-force protection of the retrieve endpoint
+	// (failure_limit, failure_window); with the same setting as an
+	// alias_auth, failures on either count for both.
+	Throttle
+
 	api *aliasapi.API
 }
 
@@ -30,22 +36,37 @@ func (AliasAPI) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision wires the handler to the linkgate app's store.
+// Provision wires the handler to the linkgate app.
 func (h *AliasAPI) Provision(ctx caddy.Context) error {
-	appModule, err := ctx.App("linkgate")
+	app, err := appOf(ctx)
 	if err != nil {
-		return fmt.Errorf("loading the linkgate app: %w", err)
+		return err
 	}
-	app := appModule.(*App)
+	limiter, err := h.Throttle.provision(app)
+	if err != nil {
+		return err
+	}
+	logger := ctx.Logger()
 	h.api = &aliasapi.API{
-		Store:        app.Store(),
-		Rules:        aliasapi.Rules{MinJWTSecretLength: app.MinJWTSecretLength},
-		JWT:          app.jwt,
+		Store:        app.node.Catalog(),
+		Gate:         app.newGate(logger, limiter),
+		Rules:        alias.Rules{MinJWTSecretLength: app.MinJWTSecretLength},
 		QueryTimeout: time.Duration(app.QueryTimeout),
-		Logger:       ctx.Logger(),
+		Logger:       logger,
+		ClientIP: func(r *http.Request) string {
+			ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+			return ip
+		},
+		Decided: func(reason gate.Reason) { countDecision("alias_api", reason) },
 	}
 	return nil
 }
+
+// Validate checks the configuration.
+func (h *AliasAPI) Validate() error { return h.Throttle.validate() }
+
+// Cleanup releases the failure table taken in Provision.
+func (h *AliasAPI) Cleanup() error { return h.Throttle.cleanup() }
 
 // ServeHTTP answers API requests and hands the rest to next.
 func (h *AliasAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
@@ -58,5 +79,7 @@ func (h *AliasAPI) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyh
 
 var (
 	_ caddy.Provisioner           = (*AliasAPI)(nil)
+	_ caddy.Validator             = (*AliasAPI)(nil)
+	_ caddy.CleanerUpper          = (*AliasAPI)(nil)
 	_ caddyhttp.MiddlewareHandler = (*AliasAPI)(nil)
 )

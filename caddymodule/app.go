@@ -1,6 +1,8 @@
 // Package caddymodule is linkgate's Caddy glue: the linkgate app, the
-// alias_api handler, their Caddyfile syntax and the "caddy linkgate"
-// commands. The product itself lives in aliasapi and the stores.
+// alias_api, alias_auth and alias_hooks handlers, their Caddyfile syntax,
+// metrics and the "caddy linkgate" commands. The access decision lives in
+// gate, the API in aliasapi, the media-server dialects in hooks, and what a
+// node runs in node.
 package caddymodule
 
 import (
@@ -11,19 +13,37 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
-	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/alias"
+	"github.com/linkgate/linkgate/gate"
+	"github.com/linkgate/linkgate/node"
 )
 
 func init() {
 	caddy.RegisterModule(App{})
 }
 
-// stores holds one store per database across config reloads: a reload
-// reuses the pool instead of dropping every connection.
-var stores = caddy.NewUsagePool()
+// nodes holds one node per database across config reloads: a reload
+// reuses the pool, the caches and the change feed instead of dropping
+// them.
+var nodes = caddy.NewUsagePool()
 
-// App is the linkgate app. It owns the alias store that every linkgate
-// handler of the config uses, and the rules credentials are checked by.
+// nodeHandle is a node in the pool, with the gate state every handler on
+// it shares.
+type nodeHandle struct {
+	*node.Node
+	// tokens remembers what verified JWTs and session cookies proved.
+	tokens *gate.TokenCache
+}
+
+// Destruct closes the node once no config uses it.
+func (h *nodeHandle) Destruct() error {
+	retireStats(h.Stats())
+	return h.Close()
+}
+
+// App is the linkgate app. It owns the node (store, caches, change feed)
+// that every linkgate handler of the config uses, and the rules
+// credentials are checked by.
 type App struct {
 	// Database is the alias store: a postgres:// or postgresql:// URL, or
 	// sqlite:PATH for a file of the embedded store. Without it, the
@@ -53,7 +73,7 @@ type App struct {
 	MaxTokenLifetime caddy.Duration `json:"max_token_lifetime,omitempty"`
 
 	// ThrottleCapacity is about how many clients the brute-force protection
-	// of each alias_auth setting tracks (default 100000; 32 bytes each).
+	// of each throttle setting tracks (default 100000; 32 bytes each).
 	// Its memory is fixed: more clients make it forget the stalest.
 	ThrottleCapacity int `json:"throttle_capacity,omitempty"`
 
@@ -74,8 +94,8 @@ type App struct {
 	MaxStale caddy.Duration `json:"max_stale,omitempty"`
 
 	poolKey string
-	shared  *sharedStore
-	jwt     *aliasapi.JWTVerifier
+	node    *nodeHandle
+	jwt     *gate.JWTVerifier
 	logger  *zap.Logger
 }
 
@@ -87,134 +107,117 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision resolves the configuration and takes the store from the pool
-// of stores. It opens no connection: caddy validate and config reloads must
-// not touch the database.
+// Provision resolves the configuration and takes the node from the pool.
+// It opens no connection: caddy validate and config reloads must not touch
+// the database.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	if a.QueryTimeout <= 0 {
-		a.QueryTimeout = caddy.Duration(aliasapi.DefaultQueryTimeout)
+		a.QueryTimeout = caddy.Duration(node.DefaultQueryTimeout)
 	}
 	if a.MinJWTSecretLength <= 0 {
-		a.MinJWTSecretLength = aliasapi.DefaultMinJWTSecretLength
-	}
-	if a.MinJWTSecretLength > aliasapi.MaxJWTSecretLength {
-		return fmt.Errorf("linkgate: min_jwt_secret_length %d is over the %d bytes a jwt_secret may have", a.MinJWTSecretLength, aliasapi.MaxJWTSecretLength)
+		a.MinJWTSecretLength = alias.DefaultMinJWTSecretLength
 	}
 	if a.JWTLeeway <= 0 {
-		a.JWTLeeway = caddy.Duration(aliasapi.DefaultJWTLeeway)
+		a.JWTLeeway = caddy.Duration(gate.DefaultJWTLeeway)
 	}
 	if a.MaxTokenLifetime <= 0 {
-		a.MaxTokenLifetime = caddy.Duration(aliasapi.DefaultMaxTokenLifetime)
+		a.MaxTokenLifetime = caddy.Duration(gate.DefaultMaxTokenLifetime)
 	}
 	if a.ThrottleCapacity <= 0 {
-		a.ThrottleCapacity = aliasapi.DefaultLimiterCapacity
+		a.ThrottleCapacity = gate.DefaultLimiterCapacity
 	}
-	a.jwt = aliasapi.NewJWTVerifier(time.Duration(a.JWTLeeway), time.Duration(a.MaxTokenLifetime), nil)
+	a.jwt = gate.NewJWTVerifier(time.Duration(a.JWTLeeway), time.Duration(a.MaxTokenLifetime), nil)
 
 	db, err := resolveDatabase(a.Database)
 	if err != nil {
 		return err
 	}
-	settings := cacheSettings{
-		size:         a.CacheSize,
-		ttl:          time.Duration(a.CacheTTL),
-		negativeTTL:  time.Duration(a.NegativeTTL),
-		maxStale:     time.Duration(a.MaxStale),
-		queryTimeout: time.Duration(a.QueryTimeout),
+	cfg := node.Config{
+		Database:     db,
+		CacheSize:    a.CacheSize,
+		CacheTTL:     time.Duration(a.CacheTTL),
+		NegativeTTL:  time.Duration(a.NegativeTTL),
+		MaxStale:     time.Duration(a.MaxStale),
+		QueryTimeout: time.Duration(a.QueryTimeout),
 	}
 	// The DSN is only a map key here; it is never logged.
-	key := fmt.Sprintf("%s\x00%+v", db.dsn, settings)
+	key := fmt.Sprintf("%+v", cfg)
 	logger := a.logger
-	v, _, err := stores.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return newSharedStore(db, settings, logger)
+	v, _, err := nodes.LoadOrNew(key, func() (caddy.Destructor, error) {
+		n, err := node.New(cfg, node.Events{
+			StoreError:        metrics.storeErrors.Inc,
+			ListenerReconnect: metrics.listenerReconnects.Inc,
+		}, logger)
+		if err != nil {
+			return nil, err
+		}
+		return &nodeHandle{Node: n, tokens: gate.NewTokenCache(gate.DefaultTokenCacheSize)}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("linkgate: %w", err)
 	}
-	a.poolKey, a.shared = key, v.(*sharedStore)
+	a.poolKey, a.node = key, v.(*nodeHandle)
 	registerMetrics(ctx.GetMetricsRegistry())
 	return nil
 }
 
-// Start applies the migrations, once per database and process, unless
-// auto_migrate is off, and loads the key that signs session cookies.
-func (a *App) Start() error {
-	s := a.shared
-	s.migrateMu.Lock()
-	defer s.migrateMu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	// Only a migration that ran counts: a later config may turn
-	// auto_migrate on for the same database.
-	if !s.migrated && (a.AutoMigrate == nil || *a.AutoMigrate) {
-		b, err := s.store()
-		if err != nil {
-			return fmt.Errorf("linkgate: opening the database: %w", err)
-		}
-		if err := b.Migrate(ctx); err != nil {
-			return fmt.Errorf("linkgate: migrating the database: %w", err)
-		}
-		s.migrated = true
-		a.logger.Info("database schema up to date")
+// Validate checks the configuration.
+func (a *App) Validate() error {
+	if a.MinJWTSecretLength > alias.MaxJWTSecretLength {
+		return fmt.Errorf("linkgate: min_jwt_secret_length %d is over the %d bytes a jwt_secret may have", a.MinJWTSecretLength, alias.MaxJWTSecretLength)
 	}
-	if err := s.loadSessionKey(ctx); err != nil {
-		a.logger.Warn("session cookie key not loaded yet; sessions start once the database answers", zap.Error(err))
-	}
-	s.startListener(5 * time.Second)
 	return nil
 }
 
-// Stop implements caddy.App; the store outlives the config in the pool.
+// Start brings the node up: migrations (unless auto_migrate is off), the
+// session key and the change feed.
+func (a *App) Start() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.node.Start(ctx, a.AutoMigrate == nil || *a.AutoMigrate); err != nil {
+		return fmt.Errorf("linkgate: migrating the database: %w", err)
+	}
+	return nil
+}
+
+// Stop implements caddy.App; the node outlives the config in the pool.
 func (a *App) Stop() error { return nil }
 
-// Cleanup releases the store taken in Provision.
+// Cleanup releases the node taken in Provision.
 func (a *App) Cleanup() error {
-	if a.shared == nil {
+	if a.node == nil {
 		return nil
 	}
-	_, err := stores.Delete(a.poolKey)
-	a.shared = nil
+	_, err := nodes.Delete(a.poolKey)
+	a.node = nil
 	return err
 }
 
-// gate returns a Gate over the app's shared store, for one handler.
-func (a *App) gate(logger *zap.Logger) *aliasapi.Gate { return a.shared.gate(a.jwt, logger) }
-
-// limiters holds the failure tables across reloads, one per setting, so a
-// reload neither forgets who was guessing nor allocates a new table.
-var limiters = caddy.NewUsagePool()
-
-type limiterHandle struct {
-	*aliasapi.Limiter
-	key string
-}
-
-func (l *limiterHandle) Destruct() error { return nil }
-
-func (l *limiterHandle) release() error {
-	_, err := limiters.Delete(l.key)
-	return err
-}
-
-// limiter returns the failure table for a limit and window.
-func (a *App) limiter(limit int, window time.Duration) (*limiterHandle, error) {
-	key := fmt.Sprintf("%d/%s/%d", limit, window, a.ThrottleCapacity)
-	v, _, err := limiters.LoadOrNew(key, func() (caddy.Destructor, error) {
-		return &limiterHandle{Limiter: aliasapi.NewLimiter(limit, window, a.ThrottleCapacity), key: key}, nil
-	})
-	if err != nil {
-		return nil, err
+// newGate returns a gate over the app's node, for one handler.
+func (a *App) newGate(logger *zap.Logger, limiter *gate.Limiter) *gate.Gate {
+	return &gate.Gate{
+		Source:     a.node,
+		JWT:        a.jwt,
+		Tokens:     a.node.tokens,
+		SessionKey: a.node.SessionKey,
+		Limiter:    limiter,
+		Logger:     logger,
 	}
-	return v.(*limiterHandle), nil
 }
 
-// Store returns the alias store of the app.
-// Reads come from the node's caches; writes drop what they change.
-func (a *App) Store() aliasapi.Store { return cachedStore{shared: a.shared} }
+// appOf returns the linkgate app of a handler's config.
+func appOf(ctx caddy.Context) (*App, error) {
+	app, err := ctx.App("linkgate")
+	if err != nil {
+		return nil, fmt.Errorf("loading the linkgate app: %w", err)
+	}
+	return app.(*App), nil
+}
 
 var (
 	_ caddy.App          = (*App)(nil)
 	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.Validator    = (*App)(nil)
 	_ caddy.CleanerUpper = (*App)(nil)
 )

@@ -4,14 +4,14 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
-	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/alias"
+	"github.com/linkgate/linkgate/gate"
 )
 
 func init() {
@@ -49,27 +49,24 @@ type AliasAuth struct {
 	// answer is a cookie).
 	PasscodePage *bool `json:"passcode_page,omitempty"`
 
+	// SecureCookies is when session cookies are marked Secure: auto
+	// (default) when the client reached Caddy over HTTPS, directly or
+	// through a trusted proxy that says so in X-Forwarded-Proto; always
+	// for deployments whose TLS ends in front of proxies Caddy does not
+	// trust.
+	SecureCookies string `json:"secure_cookies,omitempty"`
+
 	// Throttle sets the brute-force protection (failure_limit,
 	// failure_window).
 	Throttle
 
-	gate   *aliasapi.Gate
-	route  aliasapi.Route
+	gate   *gate.Gate
+	route  gate.Route
 	logger *zap.Logger
 }
 
 // DefaultSessionLifetime bounds session cookies unless configured.
 const DefaultSessionLifetime = 12 * time.Hour
-
-// Identity headers the upstream gets. Every X-Linkgate-* header a client
-// sent is deleted first, so none can be forged.
-const (
-	headerPrefix = "X-Linkgate-"
-	headerAlias  = "X-Linkgate-Alias"
-	headerType   = "X-Linkgate-Type"
-	headerRole   = "X-Linkgate-Role"
-	headerUser   = "X-Linkgate-User"
-)
 
 // CaddyModule returns the Caddy module information.
 func (AliasAuth) CaddyModule() caddy.ModuleInfo {
@@ -82,44 +79,49 @@ func (AliasAuth) CaddyModule() caddy.ModuleInfo {
 // Provision wires the handler to the linkgate app.
 func (h *AliasAuth) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	appModule, err := ctx.App("linkgate")
+	app, err := appOf(ctx)
 	if err != nil {
-		return fmt.Errorf("loading the linkgate app: %w", err)
+		return err
 	}
-	app := appModule.(*App)
 	if h.ID == "" {
 		h.ID = defaultIDPlaceholder
 	}
 	if h.SessionLifetime == 0 {
 		h.SessionLifetime = caddy.Duration(DefaultSessionLifetime)
 	}
-	require, err := parseRequirement(h.Require)
-	if err != nil {
-		return err
-	}
-	if h.SessionLifetime < 0 && h.PasscodePage != nil && *h.PasscodePage {
-		return fmt.Errorf("alias_auth: passcode_page needs session cookies; it cannot be on with session_lifetime off")
-	}
-	h.route = aliasapi.Route{
-		Type:               aliasapi.Type(h.Type),
+	require, _ := alias.ParseRequirement(h.Require)
+	h.route = gate.Route{
+		Type:               alias.Type(h.Type),
 		Require:            require,
 		ForwardCredentials: h.ForwardCredentials,
 		SessionLifetime:    max(time.Duration(h.SessionLifetime), 0),
 		PasscodePage:       h.SessionLifetime > 0 && (h.PasscodePage == nil || *h.PasscodePage),
 	}
-	h.gate = app.gate(h.logger)
-	if h.gate.Limiter, err = h.Throttle.provision(app); err != nil {
+	limiter, err := h.Throttle.provision(app)
+	if err != nil {
 		return err
 	}
+	h.gate = app.newGate(h.logger, limiter)
 	return nil
 }
 
 // Validate checks the configuration.
 func (h *AliasAuth) Validate() error {
-	if !aliasapi.Type(h.Type).Valid() {
+	if !alias.Type(h.Type).Valid() {
 		return fmt.Errorf("alias_auth: type must be live or conference, not %q", h.Type)
 	}
-	return nil
+	if _, ok := alias.ParseRequirement(h.Require); h.Require != "" && !ok {
+		return fmt.Errorf("alias_auth: require must be viewer, publish or host, not %q", h.Require)
+	}
+	if h.SessionLifetime < 0 && h.PasscodePage != nil && *h.PasscodePage {
+		return fmt.Errorf("alias_auth: passcode_page needs session cookies; it cannot be on with session_lifetime off")
+	}
+	switch h.SecureCookies {
+	case "", "auto", "always":
+	default:
+		return fmt.Errorf("alias_auth: secure_cookies must be auto or always, not %q", h.SecureCookies)
+	}
+	return h.Throttle.validate()
 }
 
 // Cleanup releases the failure table taken in Provision.
@@ -127,62 +129,47 @@ func (h *AliasAuth) Cleanup() error {
 	return h.Throttle.cleanup()
 }
 
-func parseRequirement(s string) (aliasapi.Requirement, error) {
-	switch s {
-	case "", "viewer":
-		return aliasapi.RequireViewer, nil
-	case "publish":
-		return aliasapi.RequirePublish, nil
-	case "host":
-		return aliasapi.RequireHost, nil
-	}
-	return 0, fmt.Errorf("alias_auth: require must be viewer, publish or host, not %q", s)
-}
-
 // ServeHTTP checks the request's credential and hands it to next only if it
 // opens the alias.
 func (h *AliasAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	var aliasID string
+	in := gate.Inbound{Secure: h.secure(r)}
 	if h.ID == defaultIDPlaceholder {
-		aliasID = pathSegment(r.URL.Path, 1)
+		in.AliasID = pathSegment(r.URL.Path, 1)
 	} else {
-		aliasID = repl.ReplaceAll(h.ID, "")
+		in.AliasID = repl.ReplaceAll(h.ID, "")
 	}
-	client, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	in.Client, _ = caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
 
-	d := h.gate.Check(w, r, &h.route, aliasID, client)
-	// A passcode form answered with a cookie and a redirect let the
-	// viewer in, though the upstream sees only the next request.
-	countDecision("alias_auth", d.Status == 0 || d.Status == http.StatusSeeOther, d.Reason)
-	if d.Status != 0 {
-		if ce := h.logger.Check(zap.InfoLevel, "alias request denied"); ce != nil {
-			ce.Write(zap.String("alias", aliasID), zap.Int("status", d.Status), zap.String("reason", d.Reason), zap.String("client_ip", client))
+	d, pass := h.gate.Check(w, r, &h.route, in)
+	countDecision("alias_auth", d.Reason)
+	if !pass {
+		level, msg := zap.InfoLevel, "alias request denied"
+		if d.Admitted() {
+			level, msg = zap.DebugLevel, "passcode accepted"
+		}
+		if ce := h.logger.Check(level, msg); ce != nil {
+			ce.Write(zap.String("alias", in.AliasID), zap.Int("status", d.Reason.Status()),
+				zap.String("reason", d.Reason.String()), zap.String("client_ip", in.Client))
 		}
 		return nil
 	}
-
-	for name := range r.Header {
-		if strings.HasPrefix(name, headerPrefix) {
-			delete(r.Header, name)
-		}
-	}
-	id := identityOf(d.Alias.ID)
-	role := d.Grant.Role
-	r.Header[headerAlias] = id.header
-	r.Header[headerType] = typeHeaders[d.Alias.Type]
-	r.Header[headerRole] = roleHeaders[role]
-	repl.Set("http.linkgate.alias", id.value)
-	repl.Set("http.linkgate.role", roleValues[role])
-	if d.Grant.User == "" {
-		r.Header[headerUser] = emptyHeader
-		repl.Set("http.linkgate.user", "")
-	} else {
-		user := identityOf(d.Grant.User)
-		r.Header[headerUser] = user.header
-		repl.Set("http.linkgate.user", user.value)
-	}
+	id := gate.IdentityOf(&d)
+	gate.SetIdentityHeaders(r, &id)
+	repl.Set("http.linkgate.alias", id.AliasValue)
+	repl.Set("http.linkgate.role", id.RoleValue)
+	repl.Set("http.linkgate.user", id.UserValue)
 	return next.ServeHTTP(w, r)
+}
+
+// secure tells whether the session cookie of a response to r is marked
+// Secure.
+func (h *AliasAuth) secure(r *http.Request) bool {
+	if r.TLS != nil || h.SecureCookies == "always" {
+		return true
+	}
+	trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
+	return trusted && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // defaultIDPlaceholder is where alias_auth reads the alias ID unless told
@@ -203,64 +190,6 @@ func pathSegment(path string, i int) string {
 	}
 	seg, _, _ := strings.Cut(path, "/")
 	return seg
-}
-
-// Header values and placeholder values that every request of an alias
-// shares. They are built once: a header value is a one-element slice,
-// capacity one, that nobody writes into (Header.Set replaces a slice,
-// Header.Add appends to a full one, which copies it), and a placeholder
-// value is the string already in an interface.
-var (
-	emptyHeader = []string{""}
-	typeHeaders = map[aliasapi.Type][]string{
-		aliasapi.TypeLive:       {string(aliasapi.TypeLive)},
-		aliasapi.TypeConference: {string(aliasapi.TypeConference)},
-	}
-	roleHeaders = [...][]string{
-		aliasapi.RoleViewer:    {aliasapi.RoleViewer.String()},
-		aliasapi.RolePublisher: {aliasapi.RolePublisher.String()},
-		aliasapi.RoleHost:      {aliasapi.RoleHost.String()},
-		aliasapi.RoleOwner:     {aliasapi.RoleOwner.String()},
-	}
-	roleValues = [...]any{
-		aliasapi.RoleViewer:    aliasapi.RoleViewer.String(),
-		aliasapi.RolePublisher: aliasapi.RolePublisher.String(),
-		aliasapi.RoleHost:      aliasapi.RoleHost.String(),
-		aliasapi.RoleOwner:     aliasapi.RoleOwner.String(),
-	}
-)
-
-// aliasIdentity is an alias ID, or a user ID, as a header value and as a
-// placeholder value: both are the string itself, so one table serves both.
-type aliasIdentity struct {
-	header []string
-	value  any
-}
-
-// identities remembers aliasIdentity per alias or user ID; bounded, since
-// IDs come and go.
-var identities = struct {
-	sync.RWMutex
-	m map[string]aliasIdentity
-}{m: make(map[string]aliasIdentity)}
-
-const maxIdentities = 100_000
-
-func identityOf(id string) aliasIdentity {
-	identities.RLock()
-	ident, ok := identities.m[id]
-	identities.RUnlock()
-	if ok {
-		return ident
-	}
-	ident = aliasIdentity{header: []string{id}, value: id}
-	identities.Lock()
-	if len(identities.m) >= maxIdentities {
-		clear(identities.m)
-	}
-	identities.m[id] = ident
-	identities.Unlock()
-	return ident
 }
 
 var (

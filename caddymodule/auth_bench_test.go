@@ -4,7 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"strings"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,57 +13,65 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"go.uber.org/zap"
 
-	"github.com/linkgate/linkgate/aliasapi"
-	"github.com/linkgate/linkgate/cache"
+	"github.com/linkgate/linkgate/alias"
+	"github.com/linkgate/linkgate/gate"
+	"github.com/linkgate/linkgate/node"
 )
 
-// benchGateway is alias_auth over a warm cache, without a database: the
+// benchGateway is alias_auth over a node whose cache is warm: the
 // benchmarks measure the handler on a cache hit.
 type benchGateway struct {
 	h     *AliasAuth
-	alias *aliasapi.Alias
-	cache *cache.Cache[*aliasapi.Alias]
+	alias *alias.Alias
+	node  *node.Node
 }
 
 const benchSecret = "0123456789abcdef0123456789abcdef"
 
 func newBenchGateway(b *testing.B) *benchGateway {
 	b.Helper()
-	a := &aliasapi.Alias{
-		ID: "abcdefghijkl", OrgID: "org_bench", Type: aliasapi.TypeLive,
-		Passcode: "open-sesame", JWTSecret: benchSecret, StreamKey: "sk-0123456789abcdef",
-		ExpiredAt: time.Now().Add(24 * time.Hour), Version: 1,
-	}
-	a.Prepare()
-	c, err := cache.New(cache.Config{}, func(_ context.Context, id string) (*aliasapi.Alias, error) {
-		if id == a.ID {
-			return a, nil
-		}
-		return nil, aliasapi.ErrNotFound
-	}, cache.Options[*aliasapi.Alias]{NotFound: aliasapi.ErrNotFound, ValidKey: aliasapi.ValidID})
+	n, err := node.New(node.Config{Database: node.Database{DSN: filepath.Join(b.TempDir(), "linkgate.db")}}, node.Events{}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(c.Close)
-	if _, err := c.Get(context.Background(), a.ID); err != nil {
+	b.Cleanup(func() { n.Close() })
+	ctx := context.Background()
+	if err := n.Start(ctx, true); err != nil {
 		b.Fatal(err)
 	}
-	c.Wait()
-	signer := aliasapi.NewSessionSigner([]byte(strings.Repeat("k", 32)))
+	store, err := n.Backend()
+	if err != nil {
+		b.Fatal(err)
+	}
+	org, err := store.CreateOrg(ctx, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := store.CreateAlias(ctx, alias.Alias{
+		ID: "abcdefghijkl", OrgID: org.ID, Type: alias.TypeLive,
+		Passcode: "open-sesame", JWTSecret: benchSecret, StreamKey: "sk-0123456789abcdef",
+		ExpiredAt: time.Now().Add(24 * time.Hour),
+	}); err != nil {
+		b.Fatal(err)
+	}
+	a, err := n.Alias(ctx, "abcdefghijkl")
+	if err != nil {
+		b.Fatal(err)
+	}
+	n.Wait()
 	h := &AliasAuth{
-		ID:     "{http.request.uri.path.1}",
+		ID:     defaultIDPlaceholder,
 		logger: zap.NewNop(),
-		route:  aliasapi.Route{Type: aliasapi.TypeLive, SessionLifetime: DefaultSessionLifetime, PasscodePage: true},
-		gate: &aliasapi.Gate{
-			Alias:      c.Get,
-			OrgByToken: func(context.Context, aliasapi.TokenHash) (string, error) { return "", aliasapi.ErrNotFound },
-			JWT:        aliasapi.NewJWTVerifier(aliasapi.DefaultJWTLeeway, aliasapi.DefaultMaxTokenLifetime, nil),
-			Tokens:     aliasapi.NewTokenCache(aliasapi.DefaultTokenCacheSize),
-			Sessions:   func() *aliasapi.SessionSigner { return signer },
-			Limiter:    aliasapi.NewLimiter(1<<30, time.Minute, 1000),
+		route:  gate.Route{Type: alias.TypeLive, SessionLifetime: DefaultSessionLifetime, PasscodePage: true},
+		gate: &gate.Gate{
+			Source:     n,
+			JWT:        gate.NewJWTVerifier(gate.DefaultJWTLeeway, gate.DefaultMaxTokenLifetime, nil),
+			Tokens:     gate.NewTokenCache(gate.DefaultTokenCacheSize),
+			SessionKey: n.SessionKey,
+			Limiter:    gate.NewLimiter(1<<30, time.Minute, 1000),
 		},
 	}
-	return &benchGateway{h: h, alias: a, cache: c}
+	return &benchGateway{h: h, alias: a, node: n}
 }
 
 // request is a request as Caddy hands it to a handler, prepared once:
@@ -75,10 +83,6 @@ func (g *benchGateway) request(b *testing.B, target string) *http.Request {
 	caddyhttp.NewTestReplacer(r)
 	return r
 }
-
-type nopHandler struct{}
-
-func (nopHandler) ServeHTTP(http.ResponseWriter, *http.Request) error { return nil }
 
 // discard is a ResponseWriter that keeps nothing, so the loop measures
 // the handler rather than a recorder.
@@ -116,7 +120,7 @@ func BenchmarkAliasAuthPasscode(b *testing.B) {
 
 func BenchmarkAliasAuthSessionCookie(b *testing.B) {
 	g := newBenchGateway(b)
-	value, _ := aliasapi.NewSessionSigner([]byte(strings.Repeat("k", 32))).Issue(g.alias, aliasapi.Grant{Role: aliasapi.RoleViewer}, time.Now().Add(time.Hour))
+	value, _ := gate.NewSessionSigner(g.node.SessionKey()).Issue(g.alias, alias.Grant{Role: alias.RoleViewer}, time.Now().Add(time.Hour))
 	r := g.request(b, "/live/abcdefghijkl/seg1.ts")
 	cookie := []string{"lgs_abcdefghijkl=" + value}
 	g.run(b, r, func(r *http.Request) { r.Header["Cookie"] = cookie }, true)
@@ -182,7 +186,7 @@ func BenchmarkAliasAuthPasscodeUnderInvalidations(b *testing.B) {
 			case <-stop:
 				return
 			default:
-				g.cache.Invalidate("other" + string(rune('a'+i%26)))
+				g.node.InvalidateAlias("other" + string(rune('a'+i%26)))
 			}
 		}
 	}()

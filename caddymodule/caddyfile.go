@@ -10,16 +10,40 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
+// The Caddyfile syntax of linkgate. UnmarshalCaddyfile reads what is
+// written; the modules' Validate checks what it means, for Caddyfile and
+// JSON configs alike.
+
 func init() {
 	httpcaddyfile.RegisterGlobalOption("linkgate", parseGlobalOption)
-	httpcaddyfile.RegisterHandlerDirective("alias_api", parseAliasAPI)
+	httpcaddyfile.RegisterHandlerDirective("alias_api", parseHandler[AliasAPI])
 	// Before handle, so the API answers beside the handle blocks of the
 	// routes it protects without a route block or an order option.
 	httpcaddyfile.RegisterDirectiveOrder("alias_api", httpcaddyfile.Before, "handle")
-	httpcaddyfile.RegisterHandlerDirective("alias_auth", parseAliasAuth)
+	httpcaddyfile.RegisterHandlerDirective("alias_auth", parseHandler[AliasAuth])
 	// With the other authentication handlers: after basic_auth, before
 	// anything that would act on the request for the client.
 	httpcaddyfile.RegisterDirectiveOrder("alias_auth", httpcaddyfile.After, "basic_auth")
+	httpcaddyfile.RegisterHandlerDirective("alias_hooks", parseHandler[AliasHooks])
+	// Beside alias_api, before handle: a matcher-scoped alias_hooks
+	// answers its path without a handle block or an order option, and
+	// forward_auth or basic_auth still run before it.
+	httpcaddyfile.RegisterDirectiveOrder("alias_hooks", httpcaddyfile.Before, "handle")
+}
+
+// handlerModule is a linkgate handler that reads its own directive.
+type handlerModule[T any] interface {
+	*T
+	caddyhttp.MiddlewareHandler
+	caddyfile.Unmarshaler
+}
+
+func parseHandler[T any, P handlerModule[T]](h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := P(new(T))
+	if err := m.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // parseGlobalOption sets up the linkgate app from the global option:
@@ -76,6 +100,8 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			fallthrough
 		case "query_timeout", "jwt_leeway", "max_token_lifetime", "cache_ttl", "negative_ttl":
+			// Zero or less would read as "the default" in JSON: only
+			// positive durations say what they mean.
 			dur, err := caddy.ParseDuration(val)
 			if err != nil || dur <= 0 {
 				return d.Errf("%s: %q is not a positive duration", name, val)
@@ -121,48 +147,13 @@ func parseOnOff(d *caddyfile.Dispenser, val string) (bool, error) {
 	return false, d.Errf("expected on or off, got %q", val)
 }
 
-// parseAliasAPI sets up the alias_api handler; it takes no arguments:
+// UnmarshalCaddyfile reads the alias_api directive:
 //
-//	alias_api
-func parseAliasAPI(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	h.Next() // the directive name
-	if h.NextArg() {
-		return nil, h.ArgErr()
-	}
-	if h.NextBlock(0) {
-		return nil, h.Errf("unrecognized subdirective %q: alias_api takes none", h.Val())
-	}
-	return new(AliasAPI), nil
-}
-
-// parseAliasAuth sets up the alias_auth handler:
-//
-//	alias_auth live|conference {
-//		id                  <placeholder>
-//		require             viewer|publish|host
-//		forward_credentials
-//		session_lifetime    <duration>|off
-//		passcode_page       on|off
-//		throttle            <failures> <window>|off
+//	alias_api {
+//		throttle <failures> <window>|off
 //	}
-func parseAliasAuth(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	a := new(AliasAuth)
-	if err := a.UnmarshalCaddyfile(h.Dispenser); err != nil {
-		return nil, err
-	}
-	return a, nil
-}
-
-// UnmarshalCaddyfile reads the alias_auth directive; see parseAliasAuth.
-func (a *AliasAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+func (h *AliasAPI) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
-	if !d.NextArg() {
-		return d.Errf("alias_auth needs the alias type: live or conference")
-	}
-	a.Type = d.Val()
-	if a.Type != "live" && a.Type != "conference" {
-		return d.Errf("alias_auth: type must be live or conference, not %q", a.Type)
-	}
 	if d.NextArg() {
 		return d.ArgErr()
 	}
@@ -170,37 +161,64 @@ func (a *AliasAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		name := d.Val()
 		args := d.RemainingArgs()
 		switch name {
-		case "id":
+		case "throttle":
+			if err := h.Throttle.unmarshal(d, args); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("unrecognized alias_api subdirective %q", name)
+		}
+	}
+	return nil
+}
+
+// UnmarshalCaddyfile reads the alias_auth directive:
+//
+//	alias_auth live|conference {
+//		id                  <placeholder>
+//		require             viewer|publish|host
+//		forward_credentials
+//		session_lifetime    <duration>|off
+//		passcode_page       on|off
+//		secure_cookies      auto|always
+//		throttle            <failures> <window>|off
+//	}
+func (h *AliasAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	if !d.NextArg() {
+		return d.Errf("alias_auth needs the alias type: live or conference")
+	}
+	h.Type = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		name := d.Val()
+		args := d.RemainingArgs()
+		switch name {
+		case "id", "require", "secure_cookies":
 			if len(args) != 1 {
 				return d.ArgErr()
 			}
-			a.ID = args[0]
-		case "require":
-			if len(args) != 1 {
-				return d.ArgErr()
-			}
-			if _, err := parseRequirement(args[0]); err != nil {
-				return d.Err(err.Error())
-			}
-			a.Require = args[0]
+			*map[string]*string{"id": &h.ID, "require": &h.Require, "secure_cookies": &h.SecureCookies}[name] = args[0]
 		case "forward_credentials":
 			if len(args) != 0 {
 				return d.ArgErr()
 			}
-			a.ForwardCredentials = true
+			h.ForwardCredentials = true
 		case "session_lifetime":
 			if len(args) != 1 {
 				return d.ArgErr()
 			}
 			if args[0] == "off" {
-				a.SessionLifetime = -1
+				h.SessionLifetime = -1
 				continue
 			}
 			dur, err := caddy.ParseDuration(args[0])
 			if err != nil || dur <= 0 {
 				return d.Errf("session_lifetime: %q is not a positive duration or off", args[0])
 			}
-			a.SessionLifetime = caddy.Duration(dur)
+			h.SessionLifetime = caddy.Duration(dur)
 		case "passcode_page":
 			if len(args) != 1 {
 				return d.ArgErr()
@@ -209,9 +227,9 @@ func (a *AliasAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil {
 				return err
 			}
-			a.PasscodePage = &on
+			h.PasscodePage = &on
 		case "throttle":
-			if err := a.Throttle.unmarshal(d, args); err != nil {
+			if err := h.Throttle.unmarshal(d, args); err != nil {
 				return err
 			}
 		default:
@@ -220,3 +238,52 @@ func (a *AliasAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	return nil
 }
+
+// UnmarshalCaddyfile reads the alias_hooks directive:
+//
+//	alias_hooks mediamtx|srs|nginx_rtmp|ome {
+//		path_prefix   <prefix>                  # mediamtx
+//		allow_actions api|metrics|pprof ...     # mediamtx
+//		secret        <value>                   # ome, required
+//		throttle      <failures> <window>|off
+//	}
+func (h *AliasHooks) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	if !d.NextArg() {
+		return d.Errf("alias_hooks needs the media server: mediamtx, srs, nginx_rtmp or ome")
+	}
+	h.Flavour = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		name := d.Val()
+		args := d.RemainingArgs()
+		switch name {
+		case "path_prefix", "secret":
+			if len(args) != 1 {
+				return d.ArgErr()
+			}
+			*map[string]*string{"path_prefix": &h.PathPrefix, "secret": &h.Secret}[name] = args[0]
+		case "allow_actions":
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.AllowActions = append(h.AllowActions, args...)
+		case "throttle":
+			if err := h.Throttle.unmarshal(d, args); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("unrecognized alias_hooks subdirective %q", name)
+		}
+	}
+	return nil
+}
+
+var (
+	_ caddyfile.Unmarshaler = (*App)(nil)
+	_ caddyfile.Unmarshaler = (*AliasAPI)(nil)
+	_ caddyfile.Unmarshaler = (*AliasAuth)(nil)
+	_ caddyfile.Unmarshaler = (*AliasHooks)(nil)
+)

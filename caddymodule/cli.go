@@ -12,7 +12,8 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
-	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/alias"
+	"github.com/linkgate/linkgate/node"
 )
 
 func init() {
@@ -74,7 +75,7 @@ func linkgateCommand(cmd *cobra.Command) {
 		Use:   "migrate",
 		Short: "Brings the database schema up to date",
 		Args:  cobra.NoArgs,
-	}, func(_ context.Context, cmd *cobra.Command, _ aliasapi.Store, _ []string) error {
+	}, func(_ context.Context, cmd *cobra.Command, _ alias.Store, _ []string) error {
 		fmt.Fprintln(cmd.OutOrStdout(), "Database schema up to date.")
 		return nil
 	})
@@ -82,7 +83,7 @@ func linkgateCommand(cmd *cobra.Command) {
 }
 
 // withStore makes run a command that gets a migrated store.
-func withStore(cmd *cobra.Command, run func(context.Context, *cobra.Command, aliasapi.Store, []string) error) *cobra.Command {
+func withStore(cmd *cobra.Command, run func(context.Context, *cobra.Command, alias.Store, []string) error) *cobra.Command {
 	cmd.Flags().Bool("json", false, "Print JSON instead of text")
 	cmd.SilenceUsage = true
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -90,10 +91,10 @@ func withStore(cmd *cobra.Command, run func(context.Context, *cobra.Command, ali
 		if err != nil {
 			return err
 		}
-		if !db.postgres {
-			fmt.Fprintf(cmd.ErrOrStderr(), "linkgate: using the SQLite database %s\n", db.dsn)
+		if !db.Postgres {
+			fmt.Fprintf(cmd.ErrOrStderr(), "linkgate: using the SQLite database %s\n", db.DSN)
 		}
-		s, err := db.open()
+		s, err := db.Open()
 		if err != nil {
 			return err
 		}
@@ -110,7 +111,7 @@ func withStore(cmd *cobra.Command, run func(context.Context, *cobra.Command, ali
 
 // cliDatabase finds the database a command works on: the one the config
 // names, or the one a config without a database option would use.
-func cliDatabase(cmd *cobra.Command) (database, error) {
+func cliDatabase(cmd *cobra.Command) (node.Database, error) {
 	flags := cmd.Flags()
 	if dsn, _ := flags.GetString("database"); dsn != "" {
 		return resolveDatabase(dsn)
@@ -119,7 +120,7 @@ func cliDatabase(cmd *cobra.Command) (database, error) {
 	adapter, _ := flags.GetString("adapter")
 	cfg, _, _, err := caddycmd.LoadConfig(configFile, adapter)
 	if err != nil {
-		return database{}, err
+		return node.Database{}, err
 	}
 	if cfg == nil {
 		return defaultDatabase(), nil
@@ -130,7 +131,7 @@ func cliDatabase(cmd *cobra.Command) (database, error) {
 		} `json:"apps"`
 	}
 	if err := json.Unmarshal(cfg, &parsed); err != nil {
-		return database{}, fmt.Errorf("reading the config: %w", err)
+		return node.Database{}, fmt.Errorf("reading the config: %w", err)
 	}
 	// A config whose handlers use linkgate without the global option gets
 	// an app with no database option: the default one.
@@ -149,12 +150,12 @@ func printJSON(w io.Writer, v any) error {
 	return json.NewEncoder(w).Encode(v)
 }
 
-func orgCreate(ctx context.Context, cmd *cobra.Command, s aliasapi.Store, args []string) error {
+func orgCreate(ctx context.Context, cmd *cobra.Command, s alias.Store, args []string) error {
 	org, err := s.CreateOrg(ctx, args[0])
 	if err != nil {
 		return fmt.Errorf("creating the organization: %w", err)
 	}
-	token, hash := aliasapi.NewOrgToken()
+	token, hash := alias.NewOrgToken()
 	if _, err := s.CreateToken(ctx, org.ID, "initial", hash); err != nil {
 		return fmt.Errorf("creating the organization's token: %w", err)
 	}
@@ -170,11 +171,11 @@ func orgCreate(ctx context.Context, cmd *cobra.Command, s aliasapi.Store, args [
 	return nil
 }
 
-func tokenCreate(ctx context.Context, cmd *cobra.Command, s aliasapi.Store, args []string) error {
+func tokenCreate(ctx context.Context, cmd *cobra.Command, s alias.Store, args []string) error {
 	name, _ := cmd.Flags().GetString("name")
-	token, hash := aliasapi.NewOrgToken()
+	token, hash := alias.NewOrgToken()
 	info, err := s.CreateToken(ctx, args[0], name, hash)
-	if errors.Is(err, aliasapi.ErrNotFound) {
+	if errors.Is(err, alias.ErrNotFound) {
 		return fmt.Errorf("no organization %q", args[0])
 	}
 	if err != nil {
@@ -192,7 +193,7 @@ func tokenCreate(ctx context.Context, cmd *cobra.Command, s aliasapi.Store, args
 	return nil
 }
 
-func tokenList(ctx context.Context, cmd *cobra.Command, s aliasapi.Store, args []string) error {
+func tokenList(ctx context.Context, cmd *cobra.Command, s alias.Store, args []string) error {
 	tokens, err := s.Tokens(ctx, args[0])
 	if err != nil {
 		return fmt.Errorf("listing tokens: %w", err)
@@ -205,7 +206,7 @@ func tokenList(ctx context.Context, cmd *cobra.Command, s aliasapi.Store, args [
 	out := cmd.OutOrStdout()
 	if jsonFlag(cmd) {
 		if tokens == nil {
-			tokens = []aliasapi.TokenInfo{}
+			tokens = []alias.TokenInfo{}
 		}
 		return printJSON(out, tokens)
 	}
@@ -221,9 +222,9 @@ func tokenList(ctx context.Context, cmd *cobra.Command, s aliasapi.Store, args [
 	return tw.Flush()
 }
 
-func tokenRevoke(ctx context.Context, cmd *cobra.Command, s aliasapi.Store, args []string) error {
+func tokenRevoke(ctx context.Context, cmd *cobra.Command, s alias.Store, args []string) error {
 	info, err := s.RevokeToken(ctx, args[0])
-	if errors.Is(err, aliasapi.ErrNotFound) {
+	if errors.Is(err, alias.ErrNotFound) {
 		return fmt.Errorf("no unrevoked token %q", args[0])
 	}
 	if err != nil {

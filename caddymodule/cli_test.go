@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/alias"
 	"github.com/linkgate/linkgate/internal/pgtest"
 	"github.com/linkgate/linkgate/internal/testcaddy"
 	"github.com/linkgate/linkgate/store/pgstore"
@@ -60,10 +60,10 @@ func TestCLIAndServerBinary(t *testing.T) {
 		t.Error("token create printed the organization's first token again")
 	}
 
-	list := func() map[string]aliasapi.TokenInfo {
-		var tokens []aliasapi.TokenInfo
+	list := func() map[string]alias.TokenInfo {
+		var tokens []alias.TokenInfo
 		decodeLine(t, linkgate(t, workDir, "token", "list", orgID, "--database", dsn, "--json"), &tokens)
-		byID := map[string]aliasapi.TokenInfo{}
+		byID := map[string]alias.TokenInfo{}
 		for _, tok := range tokens {
 			if tok.OrgID != orgID {
 				t.Errorf("token list shows token %s of %s, want only %s's", tok.ID, tok.OrgID, orgID)
@@ -148,7 +148,7 @@ func TestCLIAndServerBinary(t *testing.T) {
 	}
 	defer store.Close()
 	for name, tok := range map[string]string{"--config": viaConfig, "./Caddyfile": viaCwd} {
-		hash, _ := aliasapi.ParseOrgToken(tok)
+		hash, _ := alias.ParseOrgToken(tok)
 		if _, err := store.OrgByToken(t.Context(), hash); err != nil {
 			t.Errorf("the organization created with %s is not in the database: %v", name, err)
 		}
@@ -282,7 +282,7 @@ func orgCreated(t *testing.T, out string) createdOrg {
 // wantToken fails the test unless tok is a well-formed organization token.
 func wantToken(t *testing.T, tok string) {
 	t.Helper()
-	if _, ok := aliasapi.ParseOrgToken(tok); !ok || !strings.HasPrefix(tok, aliasapi.OrgTokenPrefix) {
+	if _, ok := alias.ParseOrgToken(tok); !ok || !strings.HasPrefix(tok, alias.OrgTokenPrefix) {
 		t.Errorf("printed token %q is not an lgo_ token with a valid checksum", tok)
 	}
 }

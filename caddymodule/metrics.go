@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/linkgate/linkgate/cache"
+	"github.com/linkgate/linkgate/gate"
 )
 
 // metrics are made once and registered into every config's registry: a
@@ -24,7 +25,7 @@ var metrics = struct {
 	decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "linkgate",
 		Name:      "auth_decisions_total",
-		Help:      "Gateway decisions by handler, outcome (allowed, denied) and reason.",
+		Help:      "Access decisions by handler (alias_auth, alias_api, alias_hooks), outcome (allowed, denied) and reason.",
 	}, []string{"handler", "outcome", "reason"}),
 	storeErrors: prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "linkgate",
@@ -49,20 +50,20 @@ func registerMetrics(registry *prometheus.Registry) {
 	}
 }
 
-// countDecision counts one gateway decision. The counters are looked up in
+// countDecision counts one access decision. The counters are looked up in
 // a map of their own: WithLabelValues would hash and allocate on every
 // request.
-func countDecision(handler string, allowed bool, reason string) {
-	key := decisionKey{handler, allowed, reason}
+func countDecision(handler string, reason gate.Reason) {
+	key := decisionKey{handler, reason}
 	decisionCounters.RLock()
 	c, ok := decisionCounters.m[key]
 	decisionCounters.RUnlock()
 	if !ok {
 		outcome := "denied"
-		if allowed {
+		if reason.Admitted() {
 			outcome = "allowed"
 		}
-		c = metrics.decisions.WithLabelValues(handler, outcome, reason)
+		c = metrics.decisions.WithLabelValues(handler, outcome, reason.String())
 		decisionCounters.Lock()
 		decisionCounters.m[key] = c
 		decisionCounters.Unlock()
@@ -72,8 +73,7 @@ func countDecision(handler string, allowed bool, reason string) {
 
 type decisionKey struct {
 	handler string
-	allowed bool
-	reason  string
+	reason  gate.Reason
 }
 
 // decisionCounters stays small: handlers and reasons are fixed sets.
@@ -83,7 +83,7 @@ var decisionCounters = struct {
 }{m: make(map[decisionKey]prometheus.Counter)}
 
 // cacheCollector reports the counters of every live cache, summed over the
-// shared stores of the process, labelled by what the cache holds.
+// nodes of the process, labelled by what the cache holds.
 type cacheCollector struct{}
 
 var cacheMetrics = []struct {
@@ -111,15 +111,14 @@ func (cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// retired holds the counts of shared stores that are gone (a reload that
-// changed a cache option replaces its store), so the counters never go
-// backwards.
+// retired holds the counts of nodes that are gone (a reload that changed a
+// cache option replaces its node), so the counters never go backwards.
 var retired struct {
 	sync.Mutex
 	aliases, orgs cache.Stats
 }
 
-// retireStats adds a departing store's counts to retired.
+// retireStats adds a departing node's counts to retired.
 func retireStats(aliases, orgs cache.Stats) {
 	retired.Lock()
 	defer retired.Unlock()
@@ -145,10 +144,10 @@ func (cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	retired.Lock()
 	aliases, orgs := []cache.Stats{retired.aliases}, []cache.Stats{retired.orgs}
 	retired.Unlock()
-	stores.Range(func(_, v any) bool {
-		s := v.(*sharedStore)
-		aliases = append(aliases, s.aliases.Stats())
-		orgs = append(orgs, s.orgs.Stats())
+	nodes.Range(func(_, v any) bool {
+		a, o := v.(*nodeHandle).Stats()
+		aliases = append(aliases, a)
+		orgs = append(orgs, o)
 		return true
 	})
 	for _, m := range cacheMetrics {

@@ -26,8 +26,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/linkgate/linkgate/aliasapi"
 	_ "github.com/linkgate/linkgate/caddymodule"
+	"github.com/linkgate/linkgate/gate"
 	"github.com/linkgate/linkgate/internal/pgtest"
 	"github.com/linkgate/linkgate/internal/testcaddy"
 	"github.com/linkgate/linkgate/store/pgstore"
@@ -143,7 +143,7 @@ func TestPasscodePageInBrowser(t *testing.T) {
 	c := sessionCookie(t, ctx, pageURL, id)
 	switch {
 	case c == nil:
-		t.Errorf("no %s%s cookie after the passcode", aliasapi.SessionCookiePrefix, id)
+		t.Errorf("no %s%s cookie after the passcode", gate.SessionCookiePrefix, id)
 	default:
 		if !c.HTTPOnly {
 			t.Errorf("cookie %s is not HttpOnly", c.Name)
@@ -163,7 +163,7 @@ func TestPasscodePageInBrowser(t *testing.T) {
 	}
 	// Reading document.cookie makes Chromium report a performance issue, so
 	// this comes after the last check for problems.
-	if js := run(t, ctx, "read document.cookie", chromedp.Evaluate[string](`document.cookie`)); strings.Contains(js, aliasapi.SessionCookiePrefix) {
+	if js := run(t, ctx, "read document.cookie", chromedp.Evaluate[string](`document.cookie`)); strings.Contains(js, gate.SessionCookiePrefix) {
 		t.Errorf("page scripts can read the session cookie: document.cookie = %q", js)
 	}
 	other := base + "/live/" + strings.Repeat("z", len(id)) + "/index.html"
@@ -396,10 +396,10 @@ func (u *upstream) wantViewerRequests(t *testing.T, id string) {
 		if alias := r.header.Get("X-Linkgate-Alias"); alias != id {
 			t.Errorf("%s reached the upstream with X-Linkgate-Alias %q, want %s", what, alias, id)
 		}
-		if cookie := r.header.Get("Cookie"); strings.Contains(cookie, aliasapi.SessionCookiePrefix) {
+		if cookie := r.header.Get("Cookie"); strings.Contains(cookie, gate.SessionCookiePrefix) {
 			t.Errorf("%s reached the upstream with the session cookie: Cookie: %s", what, cookie)
 		}
-		if r.header.Get("Authorization") != "" || r.header.Get(aliasapi.HeaderPasscode) != "" {
+		if r.header.Get("Authorization") != "" || r.header.Get(gate.HeaderPasscode) != "" {
 			t.Errorf("%s reached the upstream with a credential header", what)
 		}
 		if leaked(r, passcode) || leaked(r, wrongPasscode) {
@@ -660,7 +660,7 @@ func sessionCookie(t *testing.T, ctx context.Context, pageURL, id string) *netwo
 		t.Fatalf("reading the cookies: %v", err)
 	}
 	for _, c := range res.Cookies {
-		if c.Name == aliasapi.SessionCookiePrefix+id {
+		if c.Name == gate.SessionCookiePrefix+id {
 			return c
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/alias"
 	"github.com/linkgate/linkgate/cache"
 	"github.com/linkgate/linkgate/internal/testcaddy"
 	"github.com/linkgate/linkgate/store/pgstore"
@@ -28,8 +28,8 @@ func aliasStore(t *testing.T) (s *pgstore.Store, id string) {
 	if err != nil {
 		t.Fatalf("creating an organization: %v", err)
 	}
-	a, err := s.CreateAlias(t.Context(), aliasapi.Alias{
-		ID: aliasapi.NewID(), OrgID: org.ID, Type: aliasapi.TypeLive,
+	a, err := s.CreateAlias(t.Context(), alias.Alias{
+		ID: alias.NewID(), OrgID: org.ID, Type: alias.TypeLive,
 		Passcode: "old-passcode", ExpiredAt: time.Now().Add(time.Hour),
 	})
 	if err != nil {
@@ -41,12 +41,12 @@ func aliasStore(t *testing.T) (s *pgstore.Store, id string) {
 // newAliasCache is a cache of aliases over load, configured as the linkgate
 // app configures its own, with loads allowed to take long (the tests hold
 // them on purpose).
-func newAliasCache(t *testing.T, load cache.Loader[*aliasapi.Alias]) *cache.Cache[*aliasapi.Alias] {
+func newAliasCache(t *testing.T, load cache.Loader[*alias.Alias]) *cache.Cache[*alias.Alias] {
 	t.Helper()
-	c, err := cache.New(cache.Config{LoadTimeout: time.Minute}, load, cache.Options[*aliasapi.Alias]{
-		NotFound: aliasapi.ErrNotFound,
-		Expiry:   func(a *aliasapi.Alias) time.Time { return a.ExpiredAt },
-		ValidKey: aliasapi.ValidID,
+	c, err := cache.New(cache.Config{LoadTimeout: time.Minute}, load, cache.Options[*alias.Alias]{
+		NotFound: alias.ErrNotFound,
+		Expiry:   func(a *alias.Alias) time.Time { return a.ExpiredAt },
+		ValidKey: alias.ValidID,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func TestLoadRacingUpdate(t *testing.T) {
 			read := make(chan struct{})
 			release := make(chan struct{})
 			var loads atomic.Int64
-			c := newAliasCache(t, func(ctx context.Context, key string) (*aliasapi.Alias, error) {
+			c := newAliasCache(t, func(ctx context.Context, key string) (*alias.Alias, error) {
 				a, err := s.Alias(ctx, key)
 				if loads.Add(1) == 1 {
 					close(read)
@@ -106,7 +106,7 @@ func TestLoadRacingUpdate(t *testing.T) {
 			}
 
 			type result struct {
-				a   *aliasapi.Alias
+				a   *alias.Alias
 				err error
 			}
 			first := make(chan result, 1)
@@ -163,8 +163,8 @@ func TestMissStorm(t *testing.T) {
 	const storm = 1000
 	s, id := aliasStore(t)
 	var queries atomic.Int64
-	var c *cache.Cache[*aliasapi.Alias]
-	c = newAliasCache(t, func(ctx context.Context, key string) (*aliasapi.Alias, error) {
+	var c *cache.Cache[*alias.Alias]
+	c = newAliasCache(t, func(ctx context.Context, key string) (*alias.Alias, error) {
 		queries.Add(1)
 		a, err := s.Alias(ctx, key)
 		if err != nil {

@@ -17,8 +17,8 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/linkgate/linkgate/aliasapi"
 	_ "github.com/linkgate/linkgate/caddymodule"
+	"github.com/linkgate/linkgate/gate"
 	"github.com/linkgate/linkgate/internal/pgtest"
 	"github.com/linkgate/linkgate/internal/testcaddy"
 	"github.com/linkgate/linkgate/store/pgstore"
@@ -166,7 +166,7 @@ func get(t *testing.T, url string) reply {
 
 // errorCode returns the code of r's JSON error body, or "" if r has none.
 func errorCode(r reply) string {
-	var body aliasapi.ErrorBody
+	var body gate.ErrorBody
 	if !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") || json.Unmarshal(r.body, &body) != nil {
 		return ""
 	}

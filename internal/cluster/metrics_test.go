@@ -29,7 +29,7 @@ func TestMetricsOnCaddy(t *testing.T) {
 
 	const (
 		allowed    = `linkgate_auth_decisions_total{handler="alias_auth",outcome="allowed",reason="credential"}`
-		badCred    = `linkgate_auth_decisions_total{handler="alias_auth",outcome="denied",reason="bad_credential"}`
+		badCred    = `linkgate_auth_decisions_total{handler="alias_auth",outcome="denied",reason="wrong_passcode"}`
 		notFound   = `linkgate_auth_decisions_total{handler="alias_auth",outcome="denied",reason="alias_not_found"}`
 		storeErrs  = `linkgate_store_errors_total`
 		cacheLoads = aliasLoads
@@ -38,7 +38,7 @@ func TestMetricsOnCaddy(t *testing.T) {
 	for range 2 {
 		want(t, get(t, base+livePath(id, "passcode")), http.StatusOK, "", "the right passcode")
 	}
-	want(t, get(t, base+livePath(other, "wrong")), http.StatusUnauthorized, "unauthorized", "a wrong passcode")
+	want(t, get(t, base+livePath(other, "not-the-passcode")), http.StatusUnauthorized, "unauthorized", "a wrong passcode")
 	want(t, get(t, base+livePath("nosuchalias0", "passcode")), http.StatusNotFound, "alias_not_found", "an unknown alias")
 	warm(t, base, livePath(id, "passcode"), "", aliasHits)
 
@@ -60,7 +60,7 @@ func TestMetricsOnCaddy(t *testing.T) {
 		}
 	}
 	for what, secret := range map[string]string{"an alias ID": id, "another alias ID": other, "the unknown alias ID": "nosuchalias0",
-		"a passcode": "other-passcode", "a wrong passcode": "wrong", "the organization token": token} {
+		"a passcode": "other-passcode", "a wrong passcode": "not-the-passcode", "the organization token": token} {
 		if strings.Contains(text, secret) {
 			t.Errorf("GET /metrics contains %s", what)
 		}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/alias"
 	"github.com/linkgate/linkgate/internal/testcaddy"
 )
 
@@ -92,7 +92,7 @@ func TestTwoNodes(t *testing.T) {
 	})
 
 	t.Run("alias inserted in SQL opens on both despite a remembered not-found", func(t *testing.T) {
-		id := aliasapi.NewID()
+		id := alias.NewID()
 		path := livePath(id, "passcode")
 		remember(t, a.base, path, "", aliasNegativeHits, http.StatusNotFound)
 		remember(t, b.base, path, "", aliasNegativeHits, http.StatusNotFound)

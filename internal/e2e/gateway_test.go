@@ -11,7 +11,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/alias"
+	"github.com/linkgate/linkgate/gate"
 	"github.com/linkgate/linkgate/internal/testcaddy"
 )
 
@@ -22,7 +23,7 @@ import (
 type gateCase struct {
 	name  string
 	alias spec
-	req   func(t *testing.T, g *gateway, a *alias) request
+	req   func(t *testing.T, g *gateway, a *madeAlias) request
 
 	status     int
 	role, user string // on 200
@@ -53,21 +54,21 @@ func TestLookup(t *testing.T) {
 	runGateCases(t, g, []gateCase{
 		{
 			name: "unknown alias", alias: specFull,
-			req: func(t *testing.T, g *gateway, a *alias) request {
-				return get("/live/"+aliasapi.NewID()+"/index.m3u8", "Authorization", "Bearer "+g.token)
+			req: func(t *testing.T, g *gateway, a *madeAlias) request {
+				return get("/live/"+alias.NewID()+"/index.m3u8", "Authorization", "Bearer "+g.token)
 			},
 			status: http.StatusNotFound, code: codeNotFound,
 		},
 		{
 			name: "unknown alias without credential", alias: specPublic,
-			req: func(t *testing.T, g *gateway, a *alias) request {
-				return get("/live/" + aliasapi.NewID() + "/index.m3u8")
+			req: func(t *testing.T, g *gateway, a *madeAlias) request {
+				return get("/live/" + alias.NewID() + "/index.m3u8")
 			},
 			status: http.StatusNotFound, code: codeNotFound,
 		},
 		{
 			name: "expired alias with its passcode", alias: specFull,
-			req: func(t *testing.T, g *gateway, a *alias) request {
+			req: func(t *testing.T, g *gateway, a *madeAlias) request {
 				g.expire(t, a)
 				return get("/live/" + a.ID + "/index.m3u8?passcode=" + q(a.Passcode))
 			},
@@ -75,7 +76,7 @@ func TestLookup(t *testing.T) {
 		},
 		{
 			name: "expired alias with the owner's token", alias: specFull,
-			req: func(t *testing.T, g *gateway, a *alias) request {
+			req: func(t *testing.T, g *gateway, a *madeAlias) request {
 				g.expire(t, a)
 				return get("/live/"+a.ID+"/index.m3u8", "Authorization", "Bearer "+g.token)
 			},
@@ -83,7 +84,7 @@ func TestLookup(t *testing.T) {
 		},
 		{
 			name: "expired public alias", alias: specPublic,
-			req: func(t *testing.T, g *gateway, a *alias) request {
+			req: func(t *testing.T, g *gateway, a *madeAlias) request {
 				g.expire(t, a)
 				return get("/live/" + a.ID + "/index.m3u8")
 			},
@@ -91,63 +92,63 @@ func TestLookup(t *testing.T) {
 		},
 		{
 			name: "conference alias on a live route", alias: specConference,
-			req: func(t *testing.T, g *gateway, a *alias) request {
+			req: func(t *testing.T, g *gateway, a *madeAlias) request {
 				return get("/live/" + a.ID + "/index.m3u8?passcode=" + q(a.Passcode))
 			},
 			status: http.StatusNotFound, code: codeNotFound,
 		},
 		{
 			name: "conference alias on a publish route, owner token", alias: specConference,
-			req: func(t *testing.T, g *gateway, a *alias) request {
+			req: func(t *testing.T, g *gateway, a *madeAlias) request {
 				return get("/whip/"+a.ID, "Authorization", "Bearer "+g.token)
 			},
 			status: http.StatusNotFound, code: codeNotFound,
 		},
 		{
 			name: "live alias on a conference route", alias: specFull,
-			req: func(t *testing.T, g *gateway, a *alias) request {
+			req: func(t *testing.T, g *gateway, a *madeAlias) request {
 				return get("/conference/"+a.ID+"/rtc", "Authorization", "Bearer "+a.viewerJWT(t, "u"))
 			},
 			status: http.StatusNotFound, code: codeNotFound,
 		},
 		{
 			name: "live alias on a host route", alias: specFull,
-			req: func(t *testing.T, g *gateway, a *alias) request {
+			req: func(t *testing.T, g *gateway, a *madeAlias) request {
 				return get("/host/"+a.ID+"/rtc", "Authorization", "Bearer "+a.hostJWT(t, "u"))
 			},
 			status: http.StatusNotFound, code: codeNotFound,
 		},
 		{
 			name: "ID with a dot", alias: specPublic,
-			req: func(t *testing.T, g *gateway, a *alias) request {
+			req: func(t *testing.T, g *gateway, a *madeAlias) request {
 				return get("/live/" + a.ID + ".x/index.m3u8")
 			},
 			status: http.StatusNotFound, code: codeNotFound,
 		},
 		{
 			name: "ID of 65 characters", alias: specPublic,
-			req: func(t *testing.T, g *gateway, a *alias) request {
+			req: func(t *testing.T, g *gateway, a *madeAlias) request {
 				return get("/live/" + strings.Repeat("a", 65) + "/index.m3u8")
 			},
 			status: http.StatusNotFound, code: codeNotFound,
 		},
 		{
 			name: "empty ID", alias: specPublic,
-			req: func(t *testing.T, g *gateway, a *alias) request {
+			req: func(t *testing.T, g *gateway, a *madeAlias) request {
 				return get("/live/")
 			},
 			status: http.StatusNotFound, code: codeNotFound,
 		},
 		{
 			name: "ID placeholder empty: no room parameter", alias: specPublic,
-			req: func(t *testing.T, g *gateway, a *alias) request {
+			req: func(t *testing.T, g *gateway, a *madeAlias) request {
 				return get("/byquery/index.m3u8?rooms=" + a.ID)
 			},
 			status: http.StatusNotFound, code: codeNotFound,
 		},
 		{
 			name: "ID placeholder invalid", alias: specPublic,
-			req: func(t *testing.T, g *gateway, a *alias) request {
+			req: func(t *testing.T, g *gateway, a *madeAlias) request {
 				return get("/byquery/index.m3u8?room=" + a.ID + "%20")
 			},
 			status: http.StatusNotFound, code: codeNotFound,
@@ -161,40 +162,40 @@ func TestLookup(t *testing.T) {
 func TestCredentials(t *testing.T) {
 	g := newGateway(t, "")
 	bearer := func(v string) []string { return []string{"Authorization", "Bearer " + v} }
-	seg := func(a *alias) string { return "/live/" + a.ID + "/index.m3u8" }
+	seg := func(a *madeAlias) string { return "/live/" + a.ID + "/index.m3u8" }
 
 	t.Run("public", func(t *testing.T) {
 		runGateCases(t, g, []gateCase{
 			{
 				name: "viewer without credential", alias: specPublic,
-				req:    func(t *testing.T, g *gateway, a *alias) request { return get(seg(a)) },
+				req:    func(t *testing.T, g *gateway, a *madeAlias) request { return get(seg(a)) },
 				status: http.StatusOK, role: "viewer",
 			},
 			{
 				name: "publish without credential", alias: specPublic,
-				req:    func(t *testing.T, g *gateway, a *alias) request { return get("/whip/" + a.ID) },
+				req:    func(t *testing.T, g *gateway, a *madeAlias) request { return get("/whip/" + a.ID) },
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeNone,
 			},
 			{
 				name: "host route without credential", alias: spec{conference: true},
-				req:    func(t *testing.T, g *gateway, a *alias) request { return get("/host/" + a.ID + "/rtc") },
+				req:    func(t *testing.T, g *gateway, a *madeAlias) request { return get("/host/" + a.ID + "/rtc") },
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeNone,
 			},
 			{
 				name: "conference viewer without credential", alias: spec{conference: true},
-				req:    func(t *testing.T, g *gateway, a *alias) request { return get("/conference/" + a.ID + "/rtc") },
+				req:    func(t *testing.T, g *gateway, a *madeAlias) request { return get("/conference/" + a.ID + "/rtc") },
 				status: http.StatusOK, role: "viewer",
 			},
 			{
 				name: "publish with the owner's token", alias: specPublic,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get("/whip/"+a.ID, bearer(g.token)...)
 				},
 				status: http.StatusOK, role: "owner",
 			},
 			{
 				name: "JWT on an alias without jwt_secret", alias: specPublic,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(sign(t, "some-secret-of-thirty-two-bytes-or-more", a.claims(nil)))...)
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
@@ -206,21 +207,21 @@ func TestCredentials(t *testing.T) {
 		runGateCases(t, g, []gateCase{
 			{
 				name: "query", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a) + "?passcode=" + q(a.Passcode))
 				},
 				status: http.StatusOK, role: "viewer",
 			},
 			{
 				name: "header", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), "X-Alias-Passcode", a.Passcode)
 				},
 				status: http.StatusOK, role: "viewer",
 			},
 			{
 				name: "query with URL-special characters", alias: specPasscode,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					a.Passcode = "p&ss w+rd=%1"
 					g.updateAlias(t, a, map[string]any{"passcode": a.Passcode})
 					return get(seg(a) + "?x=1&passcode=" + q(a.Passcode))
@@ -229,33 +230,60 @@ func TestCredentials(t *testing.T) {
 			},
 			{
 				name: "wrong in query", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a) + "?passcode=" + q(a.Passcode+"x"))
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
 			},
 			{
 				name: "wrong in header", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), "X-Alias-Passcode", "nope")
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
 			},
 			{
+				// An empty parameter is no credential: clients send
+				// "?passcode=" for "none".
 				name: "empty in query", alias: specPasscode,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a) + "?passcode=")
+				},
+				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeNone,
+			},
+			{
+				name: "empty token before the passcode", alias: specFull,
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
+					return get(seg(a) + "?token=&passcode=" + q(a.Passcode))
+				},
+				status: http.StatusOK, role: "viewer",
+			},
+			{
+				// Not valid percent-encoding: a wrong credential, not a
+				// missing one, and the passcode after it is not consulted.
+				name: "malformed token before the passcode", alias: specFull,
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
+					return get(seg(a) + "?token=%zz&passcode=" + q(a.Passcode))
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
 			},
 			{
+				// Parameter names are read as every upstream reads them:
+				// percent-decoded.
+				name: "percent-encoded parameter name", alias: specFull,
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
+					return get(seg(a) + "?pass%63ode=" + q(a.Passcode))
+				},
+				status: http.StatusOK, role: "viewer",
+			},
+			{
 				name: "no credential", alias: specPasscode,
-				req:    func(t *testing.T, g *gateway, a *alias) request { return get(seg(a)) },
+				req:    func(t *testing.T, g *gateway, a *madeAlias) request { return get(seg(a)) },
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeNone,
 			},
 			{
 				name: "the passcode of another alias", alias: specPasscode,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					other := g.createAlias(t, specPasscode)
 					return get(seg(a) + "?passcode=" + q(other.Passcode))
 				},
@@ -268,91 +296,91 @@ func TestCredentials(t *testing.T) {
 		runGateCases(t, g, []gateCase{
 			{
 				name: "bearer", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(a.viewerJWT(t, "u-bearer"))...)
 				},
 				status: http.StatusOK, role: "viewer", user: "u-bearer",
 			},
 			{
 				name: "lower-case bearer scheme", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), "Authorization", "bearer "+a.viewerJWT(t, "u-lower"))
 				},
 				status: http.StatusOK, role: "viewer", user: "u-lower",
 			},
 			{
 				name: "token query", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a) + "?token=" + a.viewerJWT(t, "u-token"))
 				},
 				status: http.StatusOK, role: "viewer", user: "u-token",
 			},
 			{
 				name: "jwt query", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a) + "?jwt=" + a.viewerJWT(t, "u-jwt"))
 				},
 				status: http.StatusOK, role: "viewer", user: "u-jwt",
 			},
 			{
 				name: "access_token query", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a) + "?access_token=" + a.viewerJWT(t, "u-at"))
 				},
 				status: http.StatusOK, role: "viewer", user: "u-at",
 			},
 			{
 				name: "without user_id", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(sign(t, a.JWTSecret, a.claims(nil)))...)
 				},
 				status: http.StatusOK, role: "viewer",
 			},
 			{
 				name: "host on a viewer route", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(a.hostJWT(t, "h"))...)
 				},
 				status: http.StatusOK, role: "host", user: "h",
 			},
 			{
 				name: "host:false is a viewer", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(sign(t, a.JWTSecret, a.claims(jwt.MapClaims{"host": false})))...)
 				},
 				status: http.StatusOK, role: "viewer",
 			},
 			{
 				name: "host on /host", alias: specConference,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get("/host/"+a.ID+"/rtc", bearer(a.hostJWT(t, "the-host"))...)
 				},
 				status: http.StatusOK, role: "host", user: "the-host",
 			},
 			{
 				name: "viewer on /host", alias: specConference,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get("/host/"+a.ID+"/rtc", bearer(a.viewerJWT(t, "v"))...)
 				},
 				status: http.StatusForbidden, code: codeForbidden,
 			},
 			{
 				name: "viewer on /whip", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get("/whip/"+a.ID, bearer(a.viewerJWT(t, "v"))...)
 				},
 				status: http.StatusForbidden, code: codeForbidden,
 			},
 			{
 				name: "host on /whip", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get("/whip/"+a.ID, bearer(a.hostJWT(t, "h"))...)
 				},
 				status: http.StatusOK, role: "host", user: "h",
 			},
 			{
 				name: "HS384", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					s, err := jwt.NewWithClaims(jwt.SigningMethodHS384, a.claims(nil)).SignedString([]byte(a.JWTSecret))
 					if err != nil {
 						t.Fatal(err)
@@ -363,7 +391,7 @@ func TestCredentials(t *testing.T) {
 			},
 			{
 				name: "alg none", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					s, err := jwt.NewWithClaims(jwt.SigningMethodNone, a.claims(jwt.MapClaims{"host": true})).SignedString(jwt.UnsafeAllowNoneSignatureType)
 					if err != nil {
 						t.Fatal(err)
@@ -374,7 +402,7 @@ func TestCredentials(t *testing.T) {
 			},
 			{
 				name: "signed with the secret of the alias it names, not the URL's", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					other := g.createAlias(t, specFull)
 					return get(seg(a), bearer(other.hostJWT(t, "h"))...)
 				},
@@ -382,28 +410,28 @@ func TestCredentials(t *testing.T) {
 			},
 			{
 				name: "alias claim names another alias", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
-					return get(seg(a), bearer(sign(t, a.JWTSecret, a.claims(jwt.MapClaims{"alias": aliasapi.NewID()})))...)
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
+					return get(seg(a), bearer(sign(t, a.JWTSecret, a.claims(jwt.MapClaims{"alias": alias.NewID()})))...)
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
 			},
 			{
 				name: "no alias claim", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(sign(t, a.JWTSecret, a.claims(jwt.MapClaims{"alias": nil})))...)
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
 			},
 			{
 				name: "wrong secret", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(sign(t, a.JWTSecret+"x", a.claims(nil)))...)
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
 			},
 			{
 				name: "expired beyond the leeway", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					now := time.Now()
 					return get(seg(a), bearer(sign(t, a.JWTSecret, a.claims(jwt.MapClaims{"iat": now.Add(-time.Hour).Unix(), "exp": now.Add(-2 * time.Minute).Unix()})))...)
 				},
@@ -411,7 +439,7 @@ func TestCredentials(t *testing.T) {
 			},
 			{
 				name: "expired within the leeway", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					now := time.Now()
 					return get(seg(a), bearer(sign(t, a.JWTSecret, a.claims(jwt.MapClaims{"iat": now.Add(-time.Hour).Unix(), "exp": now.Add(-5 * time.Second).Unix()})))...)
 				},
@@ -419,98 +447,98 @@ func TestCredentials(t *testing.T) {
 			},
 			{
 				name: "not valid before ten minutes from now", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(sign(t, a.JWTSecret, a.claims(jwt.MapClaims{"nbf": time.Now().Add(10 * time.Minute).Unix()})))...)
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
 			},
 			{
 				name: "issued ten minutes in the future", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(sign(t, a.JWTSecret, a.claims(jwt.MapClaims{"iat": time.Now().Add(10 * time.Minute).Unix()})))...)
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
 			},
 			{
 				name: "no expiry", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(sign(t, a.JWTSecret, a.claims(jwt.MapClaims{"exp": nil})))...)
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
 			},
 			{
 				name: "relative expires_in with iat", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(sign(t, a.JWTSecret, a.claims(jwt.MapClaims{"exp": nil, "expires_in": 3600})))...)
 				},
 				status: http.StatusOK, role: "viewer",
 			},
 			{
 				name: "relative expires_in without iat", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(sign(t, a.JWTSecret, a.claims(jwt.MapClaims{"exp": nil, "iat": nil, "expires_in": 3600})))...)
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
 			},
 			{
 				name: "relative expires_in passed", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(sign(t, a.JWTSecret, a.claims(jwt.MapClaims{"iat": time.Now().Add(-time.Hour).Unix(), "expires_in": 600})))...)
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
 			},
 			{
 				name: "absolute expires_in", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(sign(t, a.JWTSecret, a.claims(jwt.MapClaims{"exp": nil, "iat": nil, "expires_in": time.Now().Add(time.Hour).Unix()})))...)
 				},
 				status: http.StatusOK, role: "viewer",
 			},
 			{
 				name: "absolute expires_in passed, exp in the future", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(sign(t, a.JWTSecret, a.claims(jwt.MapClaims{"expires_in": time.Now().Add(-time.Hour).Unix()})))...)
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
 			},
 			{
 				name: "lives longer than the maximum", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(sign(t, a.JWTSecret, a.claims(jwt.MapClaims{"exp": time.Now().Add(48 * time.Hour).Unix()})))...)
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
 			},
 			{
 				name: "host is a string", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get("/whip/"+a.ID, bearer(sign(t, a.JWTSecret, a.claims(jwt.MapClaims{"host": "true"})))...)
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
 			},
 			{
 				name: "user_id is a number", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(sign(t, a.JWTSecret, a.claims(jwt.MapClaims{"user_id": 42})))...)
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
 			},
 			{
 				name: "over 4 KiB", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(sign(t, a.JWTSecret, a.claims(jwt.MapClaims{"pad": strings.Repeat("x", 4096)})))...)
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
 			},
 			{
 				name: "on an alias without jwt_secret", alias: specPasscode,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(sign(t, "a-secret-of-at-least-thirty-two-bytes!!", a.claims(nil)))...)
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
 			},
 			{
 				name: "Authorization wins over a valid passcode", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a)+"?passcode="+q(a.Passcode), bearer(sign(t, a.JWTSecret+"x", a.claims(nil)))...)
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
@@ -522,14 +550,14 @@ func TestCredentials(t *testing.T) {
 		runGateCases(t, g, []gateCase{
 			{
 				name: "bearer on /whip", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get("/whip/"+a.ID, bearer(a.StreamKey)...)
 				},
 				status: http.StatusOK, role: "publisher",
 			},
 			{
 				name: "POST on /whip", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return request{method: http.MethodPost, path: "/whip/" + a.ID, body: "v=0\r\n",
 						header: append(bearer(a.StreamKey), "Content-Type", "application/sdp")}
 				},
@@ -537,40 +565,40 @@ func TestCredentials(t *testing.T) {
 			},
 			{
 				name: "wrong key on /whip", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get("/whip/"+a.ID, bearer(a.StreamKey+"x")...)
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
 			},
 			{
 				name: "another alias's key on /whip", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get("/whip/"+a.ID, bearer(g.createAlias(t, specFull).StreamKey)...)
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
 			},
 			{
 				name: "passcode on /whip", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get("/whip/" + a.ID + "?passcode=" + q(a.Passcode))
 				},
 				status: http.StatusForbidden, code: codeForbidden,
 			},
 			{
 				name: "no credential on /whip", alias: specFull,
-				req:    func(t *testing.T, g *gateway, a *alias) request { return get("/whip/" + a.ID) },
+				req:    func(t *testing.T, g *gateway, a *madeAlias) request { return get("/whip/" + a.ID) },
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeNone,
 			},
 			{
 				name: "publisher may view", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(a.StreamKey)...)
 				},
 				status: http.StatusOK, role: "publisher",
 			},
 			{
 				name: "on an alias without stream key", alias: specPasscode,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get("/whip/"+a.ID, bearer("sk-0123456789abcdef0123")...)
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
@@ -582,28 +610,28 @@ func TestCredentials(t *testing.T) {
 		runGateCases(t, g, []gateCase{
 			{
 				name: "owner without Bearer scheme", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get("/whip/"+a.ID, "Authorization", g.token)
 				},
 				status: http.StatusOK, role: "owner",
 			},
 			{
 				name: "another organization's token", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get(seg(a), bearer(g.otherToken)...)
 				},
 				status: http.StatusForbidden, code: codeForbidden,
 			},
 			{
 				name: "another organization's token on a public alias", alias: specPublic,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					return get("/whip/"+a.ID, bearer(g.otherToken)...)
 				},
 				status: http.StatusForbidden, code: codeForbidden,
 			},
 			{
 				name: "revoked token", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					token, id := testcaddy.NewToken(t, g.store, g.orgID)
 					if _, err := g.store.RevokeToken(t.Context(), id); err != nil {
 						t.Fatal(err)
@@ -614,7 +642,7 @@ func TestCredentials(t *testing.T) {
 			},
 			{
 				name: "token with a bad checksum", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
 					bad := []byte(g.token)
 					bad[len(bad)-1] ^= 1
 					return get(seg(a), bearer(string(bad))...)
@@ -623,8 +651,8 @@ func TestCredentials(t *testing.T) {
 			},
 			{
 				name: "unknown well-formed token", alias: specFull,
-				req: func(t *testing.T, g *gateway, a *alias) request {
-					token, _ := aliasapi.NewOrgToken()
+				req: func(t *testing.T, g *gateway, a *madeAlias) request {
+					token, _ := alias.NewOrgToken()
 					return get(seg(a), bearer(token)...)
 				},
 				status: http.StatusUnauthorized, code: codeUnauthorized, challenge: challengeInvalid,
@@ -641,7 +669,7 @@ func TestOwnerOnEveryRoute(t *testing.T) {
 	conf := g.createAlias(t, specConference)
 	for _, tc := range []struct {
 		path string
-		a    *alias
+		a    *madeAlias
 	}{
 		{"/live/" + live.ID + "/index.m3u8", live},
 		{"/whip/" + live.ID, live},
@@ -766,7 +794,7 @@ func TestPathConfusion(t *testing.T) {
 			resolved := pathpkg.Clean(u.Path)
 			checked := s.Header.Get("X-Linkgate-Alias")
 			if parts := strings.Split(resolved, "/"); len(parts) < 3 || parts[2] != checked {
-				t.Errorf("the gateway checked alias %s but handed the upstream %q, which resolves to %q (alias %s is passcode-protected)",
+				t.Errorf("the gateway checked alias %s but handed the upstream %q, which resolves to %q (madeAlias %s is passcode-protected)",
 					checked, s.URI, resolved, secret.ID)
 			}
 		})
@@ -781,14 +809,14 @@ func TestStripping(t *testing.T) {
 
 	// A request loaded with every credential at once; the Authorization
 	// JWT is the one that opens the alias.
-	loaded := func(t *testing.T, route string, a *alias) request {
+	loaded := func(t *testing.T, route string, a *madeAlias) request {
 		query := "a=1&token=" + a.viewerJWT(t, "q") + "&b=x%20y&passcode=" + q(a.Passcode) +
 			"&jwt=j&c=&access_token=at&d=4&d=5"
 		return get("/"+route+"/"+a.ID+"/index.m3u8?"+query,
 			"Authorization", "Bearer "+a.viewerJWT(t, "dave"),
 			"X-Alias-Passcode", a.Passcode,
-			"Cookie", "theme=dark; "+aliasapi.SessionCookiePrefix+a.ID+"=stale; other=1",
-			"Cookie", aliasapi.SessionCookiePrefix+"unrelated=z",
+			"Cookie", "theme=dark; "+gate.SessionCookiePrefix+a.ID+"=stale; other=1",
+			"Cookie", gate.SessionCookiePrefix+"unrelated=z",
 			"X-Other", "kept",
 		)
 	}

@@ -22,8 +22,8 @@ import (
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/linkgate/linkgate/aliasapi"
 	_ "github.com/linkgate/linkgate/caddymodule"
+	"github.com/linkgate/linkgate/gate"
 	"github.com/linkgate/linkgate/internal/pgtest"
 	"github.com/linkgate/linkgate/internal/testcaddy"
 	"github.com/linkgate/linkgate/store/pgstore"
@@ -342,7 +342,7 @@ func (g *gateway) do(t *testing.T, rq request) result {
 // wantPassed fails the test unless r is the upstream's 200 and the upstream
 // got the request once, told that role and user opened alias a. It returns
 // what the upstream got.
-func wantPassed(t *testing.T, r result, a *alias, role, user string) seen {
+func wantPassed(t *testing.T, r result, a *madeAlias, role, user string) seen {
 	t.Helper()
 	if r.status != http.StatusOK {
 		t.Fatalf("status %d, want 200 from the upstream; body: %s", r.status, r.body)
@@ -406,7 +406,7 @@ func wantErrorBody(t *testing.T, r result, code string) {
 }
 
 // alias is an alias created through the API, with its secrets.
-type alias struct {
+type madeAlias struct {
 	ID, Type                       string
 	Passcode, JWTSecret, StreamKey string
 	ExpiredAt                      time.Time
@@ -428,9 +428,9 @@ var (
 )
 
 // createAlias creates an alias of the owning organization through the API.
-func (g *gateway) createAlias(t *testing.T, s spec) *alias {
+func (g *gateway) createAlias(t *testing.T, s spec) *madeAlias {
 	t.Helper()
-	a := &alias{Type: "live"}
+	a := &madeAlias{Type: "live"}
 	if s.conference {
 		a.Type = "conference"
 	}
@@ -492,7 +492,7 @@ func (g *gateway) api(t *testing.T, method, path string, body any) (int, map[str
 }
 
 // updateAlias changes fields of a through the API.
-func (g *gateway) updateAlias(t *testing.T, a *alias, fields map[string]any) {
+func (g *gateway) updateAlias(t *testing.T, a *madeAlias, fields map[string]any) {
 	t.Helper()
 	if status, body := g.api(t, http.MethodPost, "/organization/api/v1/alias/update/"+a.ID, fields); status != http.StatusOK {
 		t.Fatalf("updating alias %s: status %d: %v", a.ID, status, body)
@@ -500,7 +500,7 @@ func (g *gateway) updateAlias(t *testing.T, a *alias, fields map[string]any) {
 }
 
 // deleteAlias deletes a through the API.
-func (g *gateway) deleteAlias(t *testing.T, a *alias) {
+func (g *gateway) deleteAlias(t *testing.T, a *madeAlias) {
 	t.Helper()
 	if status, body := g.api(t, http.MethodDelete, "/organization/api/v1/alias/delete/"+a.ID, nil); status != http.StatusOK {
 		t.Fatalf("deleting alias %s: status %d: %v", a.ID, status, body)
@@ -509,7 +509,7 @@ func (g *gateway) deleteAlias(t *testing.T, a *alias) {
 
 // expire sets the alias's expiry in the past, by hand in SQL: the API
 // accepts only future expiries.
-func (g *gateway) expire(t *testing.T, a *alias) {
+func (g *gateway) expire(t *testing.T, a *madeAlias) {
 	t.Helper()
 	tag, err := g.store.Pool().Exec(t.Context(), "UPDATE aliases SET expired_at = now() - interval '1 hour' WHERE id = $1", a.ID)
 	if err != nil || tag.RowsAffected() != 1 {
@@ -519,7 +519,7 @@ func (g *gateway) expire(t *testing.T, a *alias) {
 
 // claims returns the claims of a token for a that expires in an hour;
 // extra are added or, with a nil value, removed.
-func (a *alias) claims(extra jwt.MapClaims) jwt.MapClaims {
+func (a *madeAlias) claims(extra jwt.MapClaims) jwt.MapClaims {
 	now := time.Now()
 	c := jwt.MapClaims{"alias": a.ID, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 	for k, v := range extra {
@@ -543,18 +543,18 @@ func sign(t *testing.T, secret string, c jwt.MapClaims) string {
 }
 
 // viewerJWT is a viewer token for a and user.
-func (a *alias) viewerJWT(t *testing.T, user string) string {
+func (a *madeAlias) viewerJWT(t *testing.T, user string) string {
 	return sign(t, a.JWTSecret, a.claims(jwt.MapClaims{"user_id": user}))
 }
 
 // hostJWT is a host token for a and user.
-func (a *alias) hostJWT(t *testing.T, user string) string {
+func (a *madeAlias) hostJWT(t *testing.T, user string) string {
 	return sign(t, a.JWTSecret, a.claims(jwt.MapClaims{"user_id": user, "host": true}))
 }
 
 // sessionCookie returns the alias's session cookie that r set, failing the
 // test if there is none.
-func sessionCookie(t *testing.T, r result, a *alias) *http.Cookie {
+func sessionCookie(t *testing.T, r result, a *madeAlias) *http.Cookie {
 	t.Helper()
 	var found []*http.Cookie
 	for _, line := range r.header.Values("Set-Cookie") {
@@ -562,7 +562,7 @@ func sessionCookie(t *testing.T, r result, a *alias) *http.Cookie {
 		if err != nil {
 			t.Fatalf("Set-Cookie %q: %v", line, err)
 		}
-		if c.Name == aliasapi.SessionCookiePrefix+a.ID {
+		if c.Name == gate.SessionCookiePrefix+a.ID {
 			found = append(found, c)
 		}
 	}

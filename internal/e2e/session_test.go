@@ -12,7 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/gate"
 )
 
 // TestSessionCookie covers decision 6: after a credential succeeds the
@@ -61,7 +61,7 @@ func TestSessionCookie(t *testing.T) {
 		})
 		t.Run("not valid for another alias", func(t *testing.T) {
 			other := g.createAlias(t, specPasscode)
-			wantDenied(t, g.do(t, get("/live/"+other.ID+"/seg.ts", "Cookie", aliasapi.SessionCookiePrefix+other.ID+"="+c.Value)),
+			wantDenied(t, g.do(t, get("/live/"+other.ID+"/seg.ts", "Cookie", gate.SessionCookiePrefix+other.ID+"="+c.Value)),
 				http.StatusUnauthorized, codeUnauthorized, challengeNone)
 		})
 		t.Run("refused after a passcode change", func(t *testing.T) {

@@ -148,7 +148,7 @@ func (s *server) checkLog(t *testing.T) {
 }
 
 // alias is an alias made through the API, with its secrets.
-type alias struct {
+type madeAlias struct {
 	ID, Type                       string
 	Passcode, JWTSecret, StreamKey string
 	ExpiredAt                      time.Time
@@ -167,9 +167,9 @@ var (
 )
 
 // createAlias makes an alias expiring in an hour through the API.
-func (s *server) createAlias(t *testing.T, sp spec) *alias {
+func (s *server) createAlias(t *testing.T, sp spec) *madeAlias {
 	t.Helper()
-	a := &alias{Type: "live", ExpiredAt: time.Now().Add(time.Hour).Truncate(time.Second)}
+	a := &madeAlias{Type: "live", ExpiredAt: time.Now().Add(time.Hour).Truncate(time.Second)}
 	if sp.conference {
 		a.Type = "conference"
 	}
@@ -196,7 +196,7 @@ func (s *server) createAlias(t *testing.T, sp spec) *alias {
 }
 
 // rekey gives a a new stream key through the API.
-func (s *server) rekey(t *testing.T, a *alias) {
+func (s *server) rekey(t *testing.T, a *madeAlias) {
 	t.Helper()
 	a.StreamKey = "sk-" + randomHex(12)
 	s.secrets = append(s.secrets, a.StreamKey)
@@ -206,7 +206,7 @@ func (s *server) rekey(t *testing.T, a *alias) {
 }
 
 // deleteAlias deletes a through the API.
-func (s *server) deleteAlias(t *testing.T, a *alias) {
+func (s *server) deleteAlias(t *testing.T, a *madeAlias) {
 	t.Helper()
 	if status, body := s.api(t, http.MethodDelete, "/organization/api/v1/alias/delete/"+a.ID, nil); status != http.StatusOK {
 		t.Fatalf("deleting alias %s: %d %v", a.ID, status, body)
@@ -215,7 +215,7 @@ func (s *server) deleteAlias(t *testing.T, a *alias) {
 
 // expire sets the alias's expiry in the past by hand in SQL: the API
 // accepts only future expiries.
-func (s *server) expire(t *testing.T, a *alias) {
+func (s *server) expire(t *testing.T, a *madeAlias) {
 	t.Helper()
 	tag, err := s.store.Pool().Exec(t.Context(), "UPDATE aliases SET expired_at = now() - interval '1 hour' WHERE id = $1", a.ID)
 	if err != nil || tag.RowsAffected() != 1 {
@@ -282,7 +282,7 @@ func (s *server) post(t *testing.T, path, contentType, body string, header ...st
 }
 
 // sign signs a token for a that expires in ttl, with extra claims.
-func (s *server) sign(t *testing.T, a *alias, ttl time.Duration, extra jwt.MapClaims) string {
+func (s *server) sign(t *testing.T, a *madeAlias, ttl time.Duration, extra jwt.MapClaims) string {
 	t.Helper()
 	now := time.Now()
 	c := jwt.MapClaims{"alias": a.ID, "iat": now.Unix(), "exp": now.Add(ttl).Unix()}
@@ -320,18 +320,18 @@ type hookCase struct {
 	name string
 	spec spec
 	// prepare changes the alias once the body is made (expire, delete).
-	prepare func(t *testing.T, s *server, a *alias)
-	body    func(t *testing.T, s *server, a *alias) string
+	prepare func(t *testing.T, s *server, a *madeAlias)
+	body    func(t *testing.T, s *server, a *madeAlias) string
 }
 
 // Preparations of a hookCase.
 var (
-	expired = func(t *testing.T, s *server, a *alias) { s.expire(t, a) }
-	deleted = func(t *testing.T, s *server, a *alias) { s.deleteAlias(t, a) }
+	expired = func(t *testing.T, s *server, a *madeAlias) { s.expire(t, a) }
+	deleted = func(t *testing.T, s *server, a *madeAlias) { s.deleteAlias(t, a) }
 )
 
 // run makes the case's alias and body and posts it to path.
-func (tc *hookCase) run(t *testing.T, s *server, path, contentType string, header ...string) (*alias, string, reply) {
+func (tc *hookCase) run(t *testing.T, s *server, path, contentType string, header ...string) (*madeAlias, string, reply) {
 	t.Helper()
 	a := s.createAlias(t, tc.spec)
 	b := tc.body(t, s, a)

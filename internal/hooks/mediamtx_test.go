@@ -13,27 +13,27 @@ import (
 // older MediaMTX's body: id null, no userAgent.
 const (
 	mediaMTXOld   = `{"ip":"192.0.2.10","user":"","password":"%[2]s","token":"","action":"%[3]s","path":"%[1]s","protocol":"rtsp","id":null,"query":""}`
-	mediaMTXQuery = `{"ip":"198.51.100.7","user":"viewer","password":"","token":"","action":"%[3]s","path":"live/%[1]s","protocol":"hls","id":"3f6c1b2e-9a4d-4c1e-8f0a-2b7d5e6c9a10","query":"%[2]s","userAgent":"VLC/3.0.20 LibVLC/3.0.20"}`
-	mediaMTXToken = `{"ip":"198.51.100.8","user":"","password":"","token":"%[2]s","action":"%[3]s","path":"live/%[1]s","protocol":"webrtc","id":"0b4f7c9e-1d2a-4e3b-9c8d-7a6b5c4d3e2f","query":"","userAgent":"Mozilla/5.0"}`
+	mediaMTXQuery = `{"ip":"198.51.100.7","user":"viewer","password":"","token":"","action":"%[3]s","path":"%[1]s","protocol":"hls","id":"3f6c1b2e-9a4d-4c1e-8f0a-2b7d5e6c9a10","query":"%[2]s","userAgent":"VLC/3.0.20 LibVLC/3.0.20"}`
+	mediaMTXToken = `{"ip":"198.51.100.8","user":"","password":"","token":"%[2]s","action":"%[3]s","path":"%[1]s","protocol":"webrtc","id":"0b4f7c9e-1d2a-4e3b-9c8d-7a6b5c4d3e2f","query":"","userAgent":"Mozilla/5.0"}`
 )
 
 func TestMediaMTX(t *testing.T) {
 	s := newServer(t)
-	body := func(template, action string, credential func(t *testing.T, s *server, a *alias) string) func(t *testing.T, s *server, a *alias) string {
-		return func(t *testing.T, s *server, a *alias) string {
+	body := func(template, action string, credential func(t *testing.T, s *server, a *madeAlias) string) func(t *testing.T, s *server, a *madeAlias) string {
+		return func(t *testing.T, s *server, a *madeAlias) string {
 			return fill(template, a.ID, credential(t, s, a), action)
 		}
 	}
-	key := func(t *testing.T, s *server, a *alias) string { return a.StreamKey }
-	keyParam := func(t *testing.T, s *server, a *alias) string { return "key=" + a.StreamKey }
-	passcode := func(t *testing.T, s *server, a *alias) string { return a.Passcode }
-	passcodeParam := func(t *testing.T, s *server, a *alias) string { return "passcode=" + a.Passcode }
-	viewerJWT := func(t *testing.T, s *server, a *alias) string { return s.sign(t, a, 10*time.Minute, nil) }
-	hostJWT := func(t *testing.T, s *server, a *alias) string {
+	key := func(t *testing.T, s *server, a *madeAlias) string { return a.StreamKey }
+	keyParam := func(t *testing.T, s *server, a *madeAlias) string { return "key=" + a.StreamKey }
+	passcode := func(t *testing.T, s *server, a *madeAlias) string { return a.Passcode }
+	passcodeParam := func(t *testing.T, s *server, a *madeAlias) string { return "passcode=" + a.Passcode }
+	viewerJWT := func(t *testing.T, s *server, a *madeAlias) string { return s.sign(t, a, 10*time.Minute, nil) }
+	hostJWT := func(t *testing.T, s *server, a *madeAlias) string {
 		return s.sign(t, a, 10*time.Minute, jwt.MapClaims{"host": true})
 	}
-	literal := func(v string) func(*testing.T, *server, *alias) string {
-		return func(*testing.T, *server, *alias) string { return v }
+	literal := func(v string) func(*testing.T, *server, *madeAlias) string {
+		return func(*testing.T, *server, *madeAlias) string { return v }
 	}
 	cases := []struct {
 		hookCase
@@ -63,8 +63,23 @@ func TestMediaMTX(t *testing.T) {
 		{hookCase{"read an expired alias", specFull, expired, body(mediaMTXQuery, "read", passcodeParam)}, "", 403},
 		{hookCase{"read a deleted alias", specFull, deleted, body(mediaMTXQuery, "read", passcodeParam)}, "", 403},
 		{hookCase{"read a conference", specConference, nil, body(mediaMTXQuery, "read", passcodeParam)}, "", 403},
-		{hookCase{"read under the path prefix", specFull, nil, body(mediaMTXQuery, "read", passcodeParam)}, "/hooks/mediamtx-live", 204},
-		{hookCase{"read outside the path prefix", specFull, nil, func(t *testing.T, s *server, a *alias) string {
+		{hookCase{"read under the path prefix", specFull, nil, func(t *testing.T, s *server, a *madeAlias) string {
+			return fill(mediaMTXQuery, "live/"+a.ID, "passcode="+a.Passcode, "read")
+		}}, "/hooks/mediamtx-live", 204},
+		// Without a prefix the alias is the whole, single-element path:
+		// with the last element taken, a client holding <A>'s passcode
+		// would be admitted to live/<A>/<B>, which MediaMTX serves as a
+		// path of its own.
+		{hookCase{"read a nested path without a prefix", specFull, nil, func(t *testing.T, s *server, a *madeAlias) string {
+			return fill(mediaMTXOld, "live/other/"+a.ID, a.Passcode, "read")
+		}}, "", 403},
+		{hookCase{"read a dot-dot path without a prefix", specFull, nil, func(t *testing.T, s *server, a *madeAlias) string {
+			return fill(mediaMTXOld, "x/../"+a.ID, a.Passcode, "read")
+		}}, "", 403},
+		{hookCase{"read a dot-dot path under the prefix", specFull, nil, func(t *testing.T, s *server, a *madeAlias) string {
+			return fill(mediaMTXOld, "live/x/../"+a.ID, a.Passcode, "read")
+		}}, "/hooks/mediamtx-live", 403},
+		{hookCase{"read outside the path prefix", specFull, nil, func(t *testing.T, s *server, a *madeAlias) string {
 			return fill(mediaMTXOld, "other/"+a.ID, a.Passcode, "read")
 		}}, "/hooks/mediamtx-live", 403},
 	}

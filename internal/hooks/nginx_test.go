@@ -38,16 +38,16 @@ func wantNginx(t *testing.T, r reply, status int, location string) {
 
 func TestNginxRTMP(t *testing.T) {
 	s := newServer(t)
-	byID := func(template string, query func(t *testing.T, s *server, a *alias) string) func(*testing.T, *server, *alias) string {
-		return func(t *testing.T, s *server, a *alias) string { return fill(template, a.ID, query(t, s, a)) }
+	byID := func(template string, query func(t *testing.T, s *server, a *madeAlias) string) func(*testing.T, *server, *madeAlias) string {
+		return func(t *testing.T, s *server, a *madeAlias) string { return fill(template, a.ID, query(t, s, a)) }
 	}
-	byKey := func(template string) func(*testing.T, *server, *alias) string {
-		return func(t *testing.T, s *server, a *alias) string { return fill(template, a.StreamKey, "") }
+	byKey := func(template string) func(*testing.T, *server, *madeAlias) string {
+		return func(t *testing.T, s *server, a *madeAlias) string { return fill(template, a.StreamKey, "") }
 	}
-	key := func(t *testing.T, s *server, a *alias) string { return "&key=" + a.StreamKey }
-	passcode := func(t *testing.T, s *server, a *alias) string { return "&passcode=" + a.Passcode }
-	literal := func(v string) func(*testing.T, *server, *alias) string {
-		return func(*testing.T, *server, *alias) string { return v }
+	key := func(t *testing.T, s *server, a *madeAlias) string { return "&key=" + a.StreamKey }
+	passcode := func(t *testing.T, s *server, a *madeAlias) string { return "&passcode=" + a.Passcode }
+	literal := func(v string) func(*testing.T, *server, *madeAlias) string {
+		return func(*testing.T, *server, *madeAlias) string { return v }
 	}
 	cases := []struct {
 		hookCase
@@ -55,7 +55,7 @@ func TestNginxRTMP(t *testing.T) {
 		location bool // a 302 to the alias ID
 	}{
 		{hookCase{"publish with the key", specFull, nil, byID(nginxPublish, key)}, 204, false},
-		{hookCase{"publish with a host JWT", specFull, nil, byID(nginxPublish, func(t *testing.T, s *server, a *alias) string {
+		{hookCase{"publish with a host JWT", specFull, nil, byID(nginxPublish, func(t *testing.T, s *server, a *madeAlias) string {
 			return "&token=" + s.sign(t, a, time.Hour, jwt.MapClaims{"host": true})
 		})}, 204, false},
 		{hookCase{"publish with a wrong key", specFull, nil, byID(nginxPublish, literal("&key=sk-wrong-0123456789"))}, 401, false},
@@ -70,11 +70,11 @@ func TestNginxRTMP(t *testing.T) {
 		{hookCase{"publish under the key of an expired alias", specFull, expired, byKey(nginxPublish)}, 404, false},
 		{hookCase{"publish under the key of a deleted alias", specFull, deleted, byKey(nginxPublish)}, 404, false},
 		{hookCase{"publish under the key of a conference", specConference, nil, byKey(nginxPublish)}, 404, false},
-		{hookCase{"publish under an unknown key", specFull, nil, func(t *testing.T, s *server, a *alias) string {
+		{hookCase{"publish under an unknown key", specFull, nil, func(t *testing.T, s *server, a *madeAlias) string {
 			return fill(nginxPublish, "sk-unknown-"+randomHex(8), "")
 		}}, 404, false},
 		{hookCase{"play with the passcode", specFull, nil, byID(nginxPlay, passcode)}, 204, false},
-		{hookCase{"play with a JWT", specFull, nil, byID(nginxPlay, func(t *testing.T, s *server, a *alias) string {
+		{hookCase{"play with a JWT", specFull, nil, byID(nginxPlay, func(t *testing.T, s *server, a *madeAlias) string {
 			return "&jwt=" + s.sign(t, a, time.Hour, nil)
 		})}, 204, false},
 		{hookCase{"play with a wrong passcode", specFull, nil, byID(nginxPlay, literal("&passcode=wrong-passcode"))}, 401, false},

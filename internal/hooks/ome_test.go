@@ -9,7 +9,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/alias"
 	"github.com/linkgate/linkgate/internal/pgtest"
 	"github.com/linkgate/linkgate/internal/testcaddy"
 )
@@ -49,13 +49,13 @@ func (s *server) postOME(t *testing.T, b string) reply {
 
 func TestOME(t *testing.T) {
 	s := newServer(t)
-	query := func(template string, q func(t *testing.T, s *server, a *alias) string) func(*testing.T, *server, *alias) string {
-		return func(t *testing.T, s *server, a *alias) string { return fill(template, a.ID, q(t, s, a)) }
+	query := func(template string, q func(t *testing.T, s *server, a *madeAlias) string) func(*testing.T, *server, *madeAlias) string {
+		return func(t *testing.T, s *server, a *madeAlias) string { return fill(template, a.ID, q(t, s, a)) }
 	}
-	key := func(t *testing.T, s *server, a *alias) string { return "?key=" + a.StreamKey }
-	passcode := func(t *testing.T, s *server, a *alias) string { return "?passcode=" + a.Passcode }
-	literal := func(v string) func(*testing.T, *server, *alias) string {
-		return func(*testing.T, *server, *alias) string { return v }
+	key := func(t *testing.T, s *server, a *madeAlias) string { return "?key=" + a.StreamKey }
+	passcode := func(t *testing.T, s *server, a *madeAlias) string { return "?passcode=" + a.Passcode }
+	literal := func(v string) func(*testing.T, *server, *madeAlias) string {
+		return func(*testing.T, *server, *madeAlias) string { return v }
 	}
 	cases := []struct {
 		hookCase
@@ -66,14 +66,14 @@ func TestOME(t *testing.T) {
 		reason   string
 	}{
 		{hookCase{"publish with the key", specFull, nil, query(omeIncoming, key)}, true, time.Hour, ""},
-		{hookCase{"publish with a host JWT", specFull, nil, query(omeIncoming, func(t *testing.T, s *server, a *alias) string {
+		{hookCase{"publish with a host JWT", specFull, nil, query(omeIncoming, func(t *testing.T, s *server, a *madeAlias) string {
 			return "?token=" + s.sign(t, a, 10*time.Minute, jwt.MapClaims{"host": true})
 		})}, true, 10 * time.Minute, ""},
-		{hookCase{"publish with a host JWT outliving the alias", specFull, nil, query(omeIncoming, func(t *testing.T, s *server, a *alias) string {
+		{hookCase{"publish with a host JWT outliving the alias", specFull, nil, query(omeIncoming, func(t *testing.T, s *server, a *madeAlias) string {
 			return "?token=" + s.sign(t, a, 3*time.Hour, jwt.MapClaims{"host": true})
 		})}, true, time.Hour, ""},
 		{hookCase{"publish with a wrong key", specFull, nil, query(omeIncoming, literal("?key=sk-wrong-0123456789"))}, false, 0, "the credential is not valid for this alias"},
-		{hookCase{"publish with a viewer JWT", specFull, nil, query(omeIncoming, func(t *testing.T, s *server, a *alias) string {
+		{hookCase{"publish with a viewer JWT", specFull, nil, query(omeIncoming, func(t *testing.T, s *server, a *madeAlias) string {
 			return "?token=" + s.sign(t, a, time.Hour, nil)
 		})}, false, 0, "the credential does not allow this here"},
 		{hookCase{"publish without credential", specFull, nil, query(omeIncoming, literal(""))}, false, 0, "this alias needs a credential"},
@@ -81,7 +81,7 @@ func TestOME(t *testing.T) {
 		{hookCase{"publish to a deleted alias", specFull, deleted, query(omeIncoming, key)}, false, 0, "alias not found"},
 		{hookCase{"publish to a conference", specConference, nil, query(omeIncoming, key)}, false, 0, "alias not found"},
 		{hookCase{"play with the passcode", specFull, nil, query(omeOutgoing, passcode)}, true, time.Hour, ""},
-		{hookCase{"play with a JWT", specFull, nil, query(omeOutgoing, func(t *testing.T, s *server, a *alias) string {
+		{hookCase{"play with a JWT", specFull, nil, query(omeOutgoing, func(t *testing.T, s *server, a *madeAlias) string {
 			return "?token=" + s.sign(t, a, 20*time.Minute, nil)
 		})}, true, 20 * time.Minute, ""},
 		{hookCase{"play a public alias", specPublic, nil, query(omeOutgoing, literal(""))}, true, time.Hour, ""},
@@ -158,7 +158,7 @@ func TestOMESignatureBeforeLookup(t *testing.T) {
 	s := newServer(t)
 	a := s.createAlias(t, specFull)
 	b := fill(omeIncoming, a.ID, "?key="+a.StreamKey)
-	unknown := fill(omeIncoming, aliasapi.NewID(), "?key="+a.StreamKey)
+	unknown := fill(omeIncoming, alias.NewID(), "?key="+a.StreamKey)
 
 	pgtest.StopServer(t)
 	t.Run("bad signature", func(t *testing.T) {

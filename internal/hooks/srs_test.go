@@ -43,43 +43,43 @@ func srsCode(t *testing.T, r reply) int {
 
 func TestSRS(t *testing.T) {
 	s := newServer(t)
-	publish := func(param func(a *alias) string) func(*testing.T, *server, *alias) string {
-		return func(t *testing.T, s *server, a *alias) string { return fill(srsPublish, a.ID, param(a)) }
+	publish := func(param func(a *madeAlias) string) func(*testing.T, *server, *madeAlias) string {
+		return func(t *testing.T, s *server, a *madeAlias) string { return fill(srsPublish, a.ID, param(a)) }
 	}
-	play := func(param func(a *alias) string) func(*testing.T, *server, *alias) string {
-		return func(t *testing.T, s *server, a *alias) string { return fill(srsPlay, a.ID, param(a), "192.0.2.21") }
+	play := func(param func(a *madeAlias) string) func(*testing.T, *server, *madeAlias) string {
+		return func(t *testing.T, s *server, a *madeAlias) string { return fill(srsPlay, a.ID, param(a), "192.0.2.21") }
 	}
-	literal := func(v string) func(*alias) string { return func(*alias) string { return v } }
+	literal := func(v string) func(*madeAlias) string { return func(*madeAlias) string { return v } }
 	cases := []struct {
 		hookCase
 		code int
 	}{
-		{hookCase{"publish with the key", specFull, nil, publish(func(a *alias) string { return "?key=" + a.StreamKey })}, 0},
-		{hookCase{"publish with the key among other parameters", specFull, nil, publish(func(a *alias) string { return "?vhost=__defaultVhost__&key=" + a.StreamKey })}, 0},
-		{hookCase{"publish with a host JWT", specFull, nil, func(t *testing.T, s *server, a *alias) string {
+		{hookCase{"publish with the key", specFull, nil, publish(func(a *madeAlias) string { return "?key=" + a.StreamKey })}, 0},
+		{hookCase{"publish with the key among other parameters", specFull, nil, publish(func(a *madeAlias) string { return "?vhost=__defaultVhost__&key=" + a.StreamKey })}, 0},
+		{hookCase{"publish with a host JWT", specFull, nil, func(t *testing.T, s *server, a *madeAlias) string {
 			return fill(srsPublish, a.ID, "?token="+s.sign(t, a, time.Hour, jwt.MapClaims{"host": true}))
 		}}, 0},
 		{hookCase{"publish with a wrong key", specFull, nil, publish(literal("?key=sk-wrong-0123456789"))}, 401},
-		{hookCase{"publish with the passcode", specFull, nil, publish(func(a *alias) string { return "?passcode=" + a.Passcode })}, 403},
+		{hookCase{"publish with the passcode", specFull, nil, publish(func(a *madeAlias) string { return "?passcode=" + a.Passcode })}, 403},
 		{hookCase{"publish without credential", specFull, nil, publish(literal(""))}, 401},
 		{hookCase{"publish to a public alias without credential", specPublic, nil, publish(literal(""))}, 401},
-		{hookCase{"publish to an expired alias", specFull, expired, publish(func(a *alias) string { return "?key=" + a.StreamKey })}, 404},
-		{hookCase{"publish to a deleted alias", specFull, deleted, publish(func(a *alias) string { return "?key=" + a.StreamKey })}, 404},
-		{hookCase{"publish to a conference", specConference, nil, publish(func(a *alias) string { return "?key=" + a.StreamKey })}, 404},
-		{hookCase{"play with the passcode", specFull, nil, play(func(a *alias) string { return "?passcode=" + a.Passcode })}, 0},
-		{hookCase{"play with a JWT", specFull, nil, func(t *testing.T, s *server, a *alias) string {
+		{hookCase{"publish to an expired alias", specFull, expired, publish(func(a *madeAlias) string { return "?key=" + a.StreamKey })}, 404},
+		{hookCase{"publish to a deleted alias", specFull, deleted, publish(func(a *madeAlias) string { return "?key=" + a.StreamKey })}, 404},
+		{hookCase{"publish to a conference", specConference, nil, publish(func(a *madeAlias) string { return "?key=" + a.StreamKey })}, 404},
+		{hookCase{"play with the passcode", specFull, nil, play(func(a *madeAlias) string { return "?passcode=" + a.Passcode })}, 0},
+		{hookCase{"play with a JWT", specFull, nil, func(t *testing.T, s *server, a *madeAlias) string {
 			return fill(srsPlay, a.ID, "?token="+s.sign(t, a, time.Hour, nil), "192.0.2.21")
 		}}, 0},
 		{hookCase{"play with a wrong passcode", specFull, nil, play(literal("?passcode=wrong-passcode"))}, 401},
 		{hookCase{"play without credential", specFull, nil, play(literal(""))}, 401},
 		{hookCase{"play a public alias", specPublic, nil, play(literal(""))}, 0},
-		{hookCase{"play an expired alias", specFull, expired, play(func(a *alias) string { return "?passcode=" + a.Passcode })}, 404},
-		{hookCase{"play a deleted alias", specFull, deleted, play(func(a *alias) string { return "?passcode=" + a.Passcode })}, 404},
-		{hookCase{"play a conference", specConference, nil, play(func(a *alias) string { return "?passcode=" + a.Passcode })}, 404},
-		{hookCase{"on_unpublish", specFull, nil, func(t *testing.T, s *server, a *alias) string { return fill(srsUnpublish, a.ID, "") }}, 0},
-		{hookCase{"on_stop of a deleted alias", specFull, deleted, func(t *testing.T, s *server, a *alias) string { return fill(srsStop, a.ID, "") }}, 0},
-		{hookCase{"on_close", specFull, nil, func(t *testing.T, s *server, a *alias) string { return srsClose }}, 0},
-		{hookCase{"on_connect", specFull, nil, func(t *testing.T, s *server, a *alias) string { return srsConnect }}, 0},
+		{hookCase{"play an expired alias", specFull, expired, play(func(a *madeAlias) string { return "?passcode=" + a.Passcode })}, 404},
+		{hookCase{"play a deleted alias", specFull, deleted, play(func(a *madeAlias) string { return "?passcode=" + a.Passcode })}, 404},
+		{hookCase{"play a conference", specConference, nil, play(func(a *madeAlias) string { return "?passcode=" + a.Passcode })}, 404},
+		{hookCase{"on_unpublish", specFull, nil, func(t *testing.T, s *server, a *madeAlias) string { return fill(srsUnpublish, a.ID, "") }}, 0},
+		{hookCase{"on_stop of a deleted alias", specFull, deleted, func(t *testing.T, s *server, a *madeAlias) string { return fill(srsStop, a.ID, "") }}, 0},
+		{hookCase{"on_close", specFull, nil, func(t *testing.T, s *server, a *madeAlias) string { return srsClose }}, 0},
+		{hookCase{"on_connect", specFull, nil, func(t *testing.T, s *server, a *madeAlias) string { return srsConnect }}, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

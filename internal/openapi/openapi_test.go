@@ -26,9 +26,12 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"go.uber.org/zap"
 
+	"github.com/linkgate/linkgate/alias"
 	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/gate"
 	"github.com/linkgate/linkgate/internal/pgtest"
 	"github.com/linkgate/linkgate/internal/testcaddy"
+	"github.com/linkgate/linkgate/node"
 	"github.com/linkgate/linkgate/store/pgstore"
 )
 
@@ -88,12 +91,12 @@ func TestErrorCodesAreTheCodesEmitted(t *testing.T) {
 		documented = append(documented, v.(string))
 	}
 	patterns := map[string]*regexp.Regexp{
-		"handler.go": regexp.MustCompile(`WriteError\(w, http\.Status\w+, "(\w+)"|Code: "(\w+)"`),
-		"decode.go":  regexp.MustCompile(`invalid(?:Field)?\((?:[^,"]+, |"\w+", )?"(\w+)"`),
+		"aliasapi/handler.go": regexp.MustCompile(`WriteError\(w, http\.Status\w+, "(\w+)"|Code: "(\w+)"`),
+		"alias/validate.go":   regexp.MustCompile(`invalid(?:Field)?\((?:[^,"]+, |"\w+", )?"(\w+)"`),
 	}
 	var emitted []string
 	for file, re := range patterns {
-		src, err := os.ReadFile("../../aliasapi/" + file)
+		src, err := os.ReadFile("../../" + file)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,6 +112,12 @@ func TestErrorCodesAreTheCodesEmitted(t *testing.T) {
 				emitted = append(emitted, code)
 			}
 		}
+	}
+	// What the API answers from a gate decision: 401 "unauthorized", and
+	// the codes of the refusals retrieve renders as they are.
+	emitted = append(emitted, "unauthorized")
+	for _, r := range []gate.Reason{gate.ReasonNotFound, gate.ReasonThrottled, gate.ReasonUnavailable} {
+		emitted = append(emitted, r.Code())
 	}
 	slices.Sort(documented)
 	slices.Sort(emitted)
@@ -170,11 +179,22 @@ type env struct {
 	other string
 }
 
-func newAPI(s aliasapi.Store) *aliasapi.API {
+// newAPI is the API over a node of the PostgreSQL database dsn, as
+// alias_api builds it.
+func newAPI(t *testing.T, dsn string) *aliasapi.API {
+	n, err := node.New(node.Config{Database: node.Database{Postgres: true, DSN: dsn}}, node.Events{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
 	return &aliasapi.API{
-		Store:  s,
-		Rules:  aliasapi.Rules{MinJWTSecretLength: aliasapi.DefaultMinJWTSecretLength},
-		JWT:    aliasapi.NewJWTVerifier(aliasapi.DefaultJWTLeeway, aliasapi.DefaultMaxTokenLifetime, nil),
+		Store: n.Catalog(),
+		Gate: &gate.Gate{
+			Source:  n,
+			JWT:     gate.NewJWTVerifier(gate.DefaultJWTLeeway, gate.DefaultMaxTokenLifetime, nil),
+			Limiter: gate.NewLimiter(gate.DefaultFailureLimit, gate.DefaultFailureWindow, 1000),
+		},
+		Rules:  alias.Rules{MinJWTSecretLength: alias.DefaultMinJWTSecretLength},
 		Logger: zap.NewNop(),
 	}
 }
@@ -204,14 +224,10 @@ func newEnv(t *testing.T) *env {
 	if err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	// A pool that is closed fails every query at once, as a database that
-	// is down does after the query timeout.
-	closed, err := pgstore.Open(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed.Close()
-	e := &env{url: serve(t, newAPI(s)), down: serve(t, newAPI(closed)), store: s}
+	// Nothing listens on the down database's port: every query fails at
+	// once, as a database that is down does after the query timeout.
+	down := fmt.Sprintf("postgres://linkgate@127.0.0.1:%d/linkgate?connect_timeout=1", testcaddy.FreePort(t))
+	e := &env{url: serve(t, newAPI(t, dsn)), down: serve(t, newAPI(t, down)), store: s}
 	_, e.token = testcaddy.NewOrg(t, s)
 	_, e.other = testcaddy.NewOrg(t, s)
 	return e
@@ -440,8 +456,12 @@ func TestResponsesMatchDocument(t *testing.T) {
 	editable := e.create(t, e.token, `"type":"live","name":"Before","passcode":"let-me-in","stream_key":"sk-editable-0123456789"`)
 	doomed := e.create(t, e.token, `"type":"live"`)
 	foreign := e.create(t, e.other, `"type":"live","name":"Theirs"`)
+	guessed := e.create(t, e.token, `"type":"live","passcode":"open-sesame"`)
+	for range gate.DefaultFailureLimit {
+		e.send(t, exchange{method: http.MethodGet, path: "/api/v1/alias/" + guessed + "?passcode=guess"})
+	}
 	after := e.cursor(t)
-	unregistered, _ := aliasapi.NewOrgToken()
+	unregistered, _ := alias.NewOrgToken()
 	hostJWT := signJWT(t, secret, full, true)
 	viewerJWT := signJWT(t, secret, full, false)
 	strangerJWT := signJWT(t, "another-secret-another-secret-32", full, false)
@@ -471,6 +491,7 @@ func TestResponsesMatchDocument(t *testing.T) {
 		{name: "retrieve/expired alias, passcode", method: get, path: retrieve + expired + "?passcode=open-sesame", status: 404, code: "alias_not_found"},
 		{name: "retrieve/malformed ID", method: get, path: retrieve + malformed, status: 404, code: "alias_not_found", request: invalid},
 		{name: "retrieve/POST", method: post, takes: get, path: retrieve + full, auth: e.token, status: 405, code: "method_not_allowed", request: unchecked},
+		{name: "retrieve/after too many wrong passcodes", method: get, path: retrieve + guessed + "?passcode=open-sesame", status: 429, code: "too_many_failures"},
 		{name: "retrieve/store down", down: true, method: get, path: retrieve + public, status: 503, code: "store_unavailable"},
 
 		{name: "list/all", method: get, path: list, auth: e.token, status: ok},

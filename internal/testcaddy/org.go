@@ -3,12 +3,12 @@ package testcaddy
 import (
 	"testing"
 
-	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/alias"
 )
 
 // NewOrg creates an organization and a token of it in store, whose schema
 // must be there already.
-func NewOrg(t testing.TB, store aliasapi.Store) (orgID, token string) {
+func NewOrg(t testing.TB, store alias.Store) (orgID, token string) {
 	t.Helper()
 	org, err := store.CreateOrg(t.Context(), "org "+t.Name())
 	if err != nil {
@@ -20,9 +20,9 @@ func NewOrg(t testing.TB, store aliasapi.Store) (orgID, token string) {
 
 // NewToken creates another token of the organization and returns it and
 // its ID.
-func NewToken(t testing.TB, store aliasapi.Store, orgID string) (token, tokenID string) {
+func NewToken(t testing.TB, store alias.Store, orgID string) (token, tokenID string) {
 	t.Helper()
-	token, hash := aliasapi.NewOrgToken()
+	token, hash := alias.NewOrgToken()
 	info, err := store.CreateToken(t.Context(), orgID, "test", hash)
 	if err != nil {
 		t.Fatalf("creating a token: %v", err)

@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/zap"
 
-	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/alias"
 )
 
 // Channel is the notification channel the migrations' triggers notify on
@@ -40,10 +40,10 @@ func ParseNotification(payload string) (kind, key string, ok bool) {
 	kind, key, _ = strings.Cut(payload, ":")
 	switch kind {
 	case KindAlias:
-		ok = aliasapi.ValidID(key)
+		ok = alias.ValidID(key)
 	case KindToken:
 		b, err := hex.DecodeString(key)
-		ok = err == nil && len(b) == len(aliasapi.TokenHash{})
+		ok = err == nil && len(b) == len(alias.TokenHash{})
 	}
 	if !ok {
 		return "", "", false

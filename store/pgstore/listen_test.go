@@ -19,7 +19,7 @@ import (
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/alias"
 	"github.com/linkgate/linkgate/internal/pgtest"
 	"github.com/linkgate/linkgate/store/pgstore"
 )
@@ -68,7 +68,7 @@ func TestListenDeliversEveryChange(t *testing.T) {
 
 	ctx := context.Background()
 	id := f.createAlias(t)
-	if _, err := f.store.UpdateAlias(ctx, f.org.ID, id, aliasapi.Patch{Name: aliasapi.Field{Set: true, Value: "renamed"}}); err != nil {
+	if _, err := f.store.UpdateAlias(ctx, f.org.ID, id, alias.Patch{Name: alias.Field{Set: true, Value: "renamed"}}); err != nil {
 		t.Fatal(err)
 	}
 	// Changes made by hand in SQL must reach the caches too.
@@ -78,7 +78,7 @@ func TestListenDeliversEveryChange(t *testing.T) {
 	if err := f.store.DeleteAlias(ctx, f.org.ID, id); err != nil {
 		t.Fatal(err)
 	}
-	_, hash := aliasapi.NewOrgToken()
+	_, hash := alias.NewOrgToken()
 	tok, err := f.store.CreateToken(ctx, f.org.ID, "listen test", hash)
 	if err != nil {
 		t.Fatal(err)
@@ -357,7 +357,7 @@ type fixture struct {
 	dsn    string
 	dbName string
 	store  *pgstore.Store
-	org    aliasapi.Org
+	org    alias.Org
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -384,10 +384,10 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) createAlias(t *testing.T) string {
 	t.Helper()
-	a, err := f.store.CreateAlias(context.Background(), aliasapi.Alias{
-		ID:        aliasapi.NewID(),
+	a, err := f.store.CreateAlias(context.Background(), alias.Alias{
+		ID:        alias.NewID(),
 		OrgID:     f.org.ID,
-		Type:      aliasapi.TypeLive,
+		Type:      alias.TypeLive,
 		ExpiredAt: time.Now().Add(time.Hour),
 	})
 	if err != nil {

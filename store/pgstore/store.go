@@ -13,10 +13,10 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/alias"
 )
 
-// Store is an aliasapi.Store on PostgreSQL.
+// Store is an alias.Store on PostgreSQL.
 type Store struct {
 	pool *pgxpool.Pool
 }
@@ -49,28 +49,28 @@ func (s *Store) Close() { s.pool.Close() }
 const aliasColumns = `id, org_id, type, coalesce(name, ''), coalesce(passcode, ''),
 	coalesce(jwt_secret, ''), coalesce(stream_key, ''), expired_at, inserted_at, updated_at, version`
 
-func scanAlias(row pgx.Row) (aliasapi.Alias, error) {
-	var a aliasapi.Alias
+func scanAlias(row pgx.Row) (alias.Alias, error) {
+	var a alias.Alias
 	err := row.Scan(&a.ID, &a.OrgID, &a.Type, &a.Name, &a.Passcode, &a.JWTSecret, &a.StreamKey,
 		&a.ExpiredAt, &a.InsertedAt, &a.UpdatedAt, &a.Version)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return a, aliasapi.ErrNotFound
+		return a, alias.ErrNotFound
 	}
 	return a, err
 }
 
-// Alias implements aliasapi.Store.
-func (s *Store) Alias(ctx context.Context, id string) (aliasapi.Alias, error) {
+// Alias implements alias.Store.
+func (s *Store) Alias(ctx context.Context, id string) (alias.Alias, error) {
 	return scanAlias(s.pool.QueryRow(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE id = $1", id))
 }
 
-// AliasByStreamKey implements aliasapi.Store.
-func (s *Store) AliasByStreamKey(ctx context.Context, key string) (aliasapi.Alias, error) {
+// AliasByStreamKey implements alias.Store.
+func (s *Store) AliasByStreamKey(ctx context.Context, key string) (alias.Alias, error) {
 	return scanAlias(s.pool.QueryRow(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE stream_key = $1", key))
 }
 
-// Aliases implements aliasapi.Store.
-func (s *Store) Aliases(ctx context.Context, orgID string, q aliasapi.ListQuery) ([]aliasapi.Alias, error) {
+// Aliases implements alias.Store.
+func (s *Store) Aliases(ctx context.Context, orgID string, q alias.ListQuery) ([]alias.Alias, error) {
 	var afterTime *time.Time
 	var afterID string
 	if q.After != nil {
@@ -85,11 +85,11 @@ func (s *Store) Aliases(ctx context.Context, orgID string, q aliasapi.ListQuery)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (aliasapi.Alias, error) { return scanAlias(row) })
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (alias.Alias, error) { return scanAlias(row) })
 }
 
-// CreateAlias implements aliasapi.Store.
-func (s *Store) CreateAlias(ctx context.Context, a aliasapi.Alias) (aliasapi.Alias, error) {
+// CreateAlias implements alias.Store.
+func (s *Store) CreateAlias(ctx context.Context, a alias.Alias) (alias.Alias, error) {
 	row := s.pool.QueryRow(ctx, `INSERT INTO aliases (id, org_id, type, name, passcode, jwt_secret, stream_key, expired_at)
 		VALUES ($1, $2, $3, NULLIF($4, ''), NULLIF($5, ''), NULLIF($6, ''), NULLIF($7, ''), $8)
 		RETURNING `+aliasColumns,
@@ -98,9 +98,9 @@ func (s *Store) CreateAlias(ctx context.Context, a aliasapi.Alias) (aliasapi.Ali
 	return created, uniqueViolation(err)
 }
 
-// UpdateAlias implements aliasapi.Store. The version moves in a trigger, so
+// UpdateAlias implements alias.Store. The version moves in a trigger, so
 // an update that changes nothing leaves it, and sessions, alone.
-func (s *Store) UpdateAlias(ctx context.Context, orgID, id string, p aliasapi.Patch) (aliasapi.Alias, error) {
+func (s *Store) UpdateAlias(ctx context.Context, orgID, id string, p alias.Patch) (alias.Alias, error) {
 	var typ *string
 	if p.Type != nil {
 		t := string(*p.Type)
@@ -125,14 +125,14 @@ func (s *Store) UpdateAlias(ctx context.Context, orgID, id string, p aliasapi.Pa
 	return updated, uniqueViolation(err)
 }
 
-// DeleteAlias implements aliasapi.Store.
+// DeleteAlias implements alias.Store.
 func (s *Store) DeleteAlias(ctx context.Context, orgID, id string) error {
 	tag, err := s.pool.Exec(ctx, "DELETE FROM aliases WHERE id = $1 AND org_id = $2", id, orgID)
 	if err != nil {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return aliasapi.ErrNotFound
+		return alias.ErrNotFound
 	}
 	return nil
 }
@@ -144,69 +144,69 @@ func uniqueViolation(err error) error {
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		switch pgErr.ConstraintName {
 		case "aliases_pkey":
-			return aliasapi.ErrIDTaken
+			return alias.ErrIDTaken
 		case "aliases_stream_key_unique":
-			return aliasapi.ErrStreamKeyTaken
+			return alias.ErrStreamKeyTaken
 		}
 	}
 	return err
 }
 
-// OrgByToken implements aliasapi.Store.
-func (s *Store) OrgByToken(ctx context.Context, h aliasapi.TokenHash) (string, error) {
+// OrgByToken implements alias.Store.
+func (s *Store) OrgByToken(ctx context.Context, h alias.TokenHash) (string, error) {
 	var orgID string
 	err := s.pool.QueryRow(ctx, "SELECT org_id FROM org_tokens WHERE token_hash = $1 AND revoked_at IS NULL", h[:]).Scan(&orgID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", aliasapi.ErrNotFound
+		return "", alias.ErrNotFound
 	}
 	return orgID, err
 }
 
-// CreateOrg implements aliasapi.Store.
-func (s *Store) CreateOrg(ctx context.Context, name string) (aliasapi.Org, error) {
-	o := aliasapi.Org{ID: aliasapi.NewOrgID(), Name: name}
+// CreateOrg implements alias.Store.
+func (s *Store) CreateOrg(ctx context.Context, name string) (alias.Org, error) {
+	o := alias.Org{ID: alias.NewOrgID(), Name: name}
 	err := s.pool.QueryRow(ctx, "INSERT INTO organizations (id, name) VALUES ($1, $2) RETURNING created_at", o.ID, o.Name).Scan(&o.CreatedAt)
 	return o, err
 }
 
 const tokenColumns = "id, org_id, name, created_at, revoked_at"
 
-func scanToken(row pgx.Row) (aliasapi.TokenInfo, error) {
-	var t aliasapi.TokenInfo
+func scanToken(row pgx.Row) (alias.TokenInfo, error) {
+	var t alias.TokenInfo
 	err := row.Scan(&t.ID, &t.OrgID, &t.Name, &t.CreatedAt, &t.RevokedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return t, aliasapi.ErrNotFound
+		return t, alias.ErrNotFound
 	}
 	return t, err
 }
 
-// CreateToken implements aliasapi.Store.
-func (s *Store) CreateToken(ctx context.Context, orgID, name string, h aliasapi.TokenHash) (aliasapi.TokenInfo, error) {
+// CreateToken implements alias.Store.
+func (s *Store) CreateToken(ctx context.Context, orgID, name string, h alias.TokenHash) (alias.TokenInfo, error) {
 	t, err := scanToken(s.pool.QueryRow(ctx, `INSERT INTO org_tokens (id, org_id, name, token_hash)
-		VALUES ($1, $2, $3, $4) RETURNING `+tokenColumns, aliasapi.NewTokenID(), orgID, name, h[:]))
+		VALUES ($1, $2, $3, $4) RETURNING `+tokenColumns, alias.NewTokenID(), orgID, name, h[:]))
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
-		return t, aliasapi.ErrNotFound
+		return t, alias.ErrNotFound
 	}
 	return t, err
 }
 
-// Tokens implements aliasapi.Store.
-func (s *Store) Tokens(ctx context.Context, orgID string) ([]aliasapi.TokenInfo, error) {
+// Tokens implements alias.Store.
+func (s *Store) Tokens(ctx context.Context, orgID string) ([]alias.TokenInfo, error) {
 	rows, err := s.pool.Query(ctx, "SELECT "+tokenColumns+" FROM org_tokens WHERE org_id = $1 ORDER BY created_at, id", orgID)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (aliasapi.TokenInfo, error) { return scanToken(row) })
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (alias.TokenInfo, error) { return scanToken(row) })
 }
 
-// RevokeToken implements aliasapi.Store.
-func (s *Store) RevokeToken(ctx context.Context, tokenID string) (aliasapi.TokenInfo, error) {
+// RevokeToken implements alias.Store.
+func (s *Store) RevokeToken(ctx context.Context, tokenID string) (alias.TokenInfo, error) {
 	return scanToken(s.pool.QueryRow(ctx, `UPDATE org_tokens SET revoked_at = now()
 		WHERE id = $1 AND revoked_at IS NULL RETURNING `+tokenColumns, tokenID))
 }
 
-// SessionKey implements aliasapi.Store. Nodes starting together may race
+// SessionKey implements alias.Store. Nodes starting together may race
 // to create the key; ON CONFLICT lets the first win, and the SELECT, a
 // statement of its own, sees whichever did.
 func (s *Store) SessionKey(ctx context.Context) ([]byte, error) {
@@ -220,4 +220,4 @@ func (s *Store) SessionKey(ctx context.Context) ([]byte, error) {
 	return key, err
 }
 
-var _ aliasapi.Store = (*Store)(nil)
+var _ alias.Store = (*Store)(nil)

@@ -12,13 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/alias"
 	"github.com/linkgate/linkgate/store/sqlitestore"
 	"github.com/linkgate/linkgate/store/storetest"
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) aliasapi.Store {
+	storetest.Run(t, func(t *testing.T) alias.Store {
 		return open(t, filepath.Join(t.TempDir(), "linkgate.db"))
 	})
 }
@@ -60,7 +60,7 @@ func exec(t *testing.T, db *sql.DB, query string, args ...any) {
 	}
 }
 
-func newOrg(t *testing.T, s aliasapi.Store) aliasapi.Org {
+func newOrg(t *testing.T, s alias.Store) alias.Org {
 	t.Helper()
 	o, err := s.CreateOrg(t.Context(), "test")
 	if err != nil {
@@ -69,14 +69,14 @@ func newOrg(t *testing.T, s aliasapi.Store) aliasapi.Org {
 	return o
 }
 
-func newAlias(t *testing.T, s aliasapi.Store, org aliasapi.Org) aliasapi.Alias {
+func newAlias(t *testing.T, s alias.Store, org alias.Org) alias.Alias {
 	t.Helper()
-	a, err := s.CreateAlias(t.Context(), aliasapi.Alias{
-		ID:        aliasapi.NewID(),
+	a, err := s.CreateAlias(t.Context(), alias.Alias{
+		ID:        alias.NewID(),
 		OrgID:     org.ID,
-		Type:      aliasapi.TypeLive,
+		Type:      alias.TypeLive,
 		Passcode:  "1234",
-		StreamKey: "sk_" + aliasapi.NewID() + aliasapi.NewID(),
+		StreamKey: "sk_" + alias.NewID() + alias.NewID(),
 		ExpiredAt: time.Now().Add(time.Hour).Truncate(time.Second),
 	})
 	if err != nil {
@@ -163,7 +163,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 	}
 	org := newOrg(t, s)
 	a := newAlias(t, s, org)
-	_, hash := aliasapi.NewOrgToken()
+	_, hash := alias.NewOrgToken()
 	tok, err := s.CreateToken(ctx, org.ID, "ci", hash)
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +200,7 @@ func TestTimesAreUTC(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "linkgate.db"))
 	org := newOrg(t, s)
 	a := newAlias(t, s, org)
-	_, hash := aliasapi.NewOrgToken()
+	_, hash := alias.NewOrgToken()
 	tok, err := s.CreateToken(ctx, org.ID, "", hash)
 	if err != nil {
 		t.Fatal(err)
@@ -246,14 +246,14 @@ func TestTwoStoresOnOneFile(t *testing.T) {
 	created := make([]string, n)
 	for i := range n {
 		wg.Go(func() {
-			a, err := stores[i%2].CreateAlias(ctx, aliasapi.Alias{
-				ID: aliasapi.NewID(), OrgID: org.ID, Type: aliasapi.TypeLive, ExpiredAt: time.Now().Add(time.Hour),
+			a, err := stores[i%2].CreateAlias(ctx, alias.Alias{
+				ID: alias.NewID(), OrgID: org.ID, Type: alias.TypeLive, ExpiredAt: time.Now().Add(time.Hour),
 			})
 			created[i] = a.ID
 			errs <- err
 		})
 		wg.Go(func() {
-			_, err := stores[(i+1)%2].Aliases(ctx, org.ID, aliasapi.ListQuery{Limit: 10})
+			_, err := stores[(i+1)%2].Aliases(ctx, org.ID, alias.ListQuery{Limit: 10})
 			errs <- err
 		})
 	}
@@ -266,7 +266,7 @@ func TestTwoStoresOnOneFile(t *testing.T) {
 	}
 	slices.Sort(created)
 	for i, s := range stores {
-		list, err := s.Aliases(ctx, org.ID, aliasapi.ListQuery{Limit: 2 * n})
+		list, err := s.Aliases(ctx, org.ID, alias.ListQuery{Limit: 2 * n})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -386,15 +386,15 @@ func TestDeletingAnOrganizationCascades(t *testing.T) {
 	s := open(t, path)
 	org, other := newOrg(t, s), newOrg(t, s)
 	a, kept := newAlias(t, s, org), newAlias(t, s, other)
-	_, hash := aliasapi.NewOrgToken()
+	_, hash := alias.NewOrgToken()
 	if _, err := s.CreateToken(ctx, org.ID, "", hash); err != nil {
 		t.Fatal(err)
 	}
 	exec(t, byHand(t, path), "DELETE FROM organizations WHERE id = ?", org.ID)
-	if _, err := s.Alias(ctx, a.ID); !errors.Is(err, aliasapi.ErrNotFound) {
+	if _, err := s.Alias(ctx, a.ID); !errors.Is(err, alias.ErrNotFound) {
 		t.Errorf("alias of a deleted organization: %v, want ErrNotFound", err)
 	}
-	if _, err := s.OrgByToken(ctx, hash); !errors.Is(err, aliasapi.ErrNotFound) {
+	if _, err := s.OrgByToken(ctx, hash); !errors.Is(err, alias.ErrNotFound) {
 		t.Errorf("token of a deleted organization: %v, want ErrNotFound", err)
 	}
 	if _, err := s.Alias(ctx, kept.ID); err != nil {
@@ -416,7 +416,7 @@ func TestEqualInsertionTimes(t *testing.T) {
 			id, org.ID, at+3600e6, at, at)
 	}
 	var got []string
-	q := aliasapi.ListQuery{Limit: 1}
+	q := alias.ListQuery{Limit: 1}
 	for range len(want) + 1 {
 		page, err := s.Aliases(t.Context(), org.ID, q)
 		if err != nil {
@@ -426,7 +426,7 @@ func TestEqualInsertionTimes(t *testing.T) {
 			break
 		}
 		got = append(got, page[0].ID)
-		q.After = &aliasapi.Cursor{InsertedAt: page[0].InsertedAt, ID: page[0].ID}
+		q.After = &alias.Cursor{InsertedAt: page[0].InsertedAt, ID: page[0].ID}
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("pages of one over equal insertion times: %v, want %v", got, want)

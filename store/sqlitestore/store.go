@@ -22,10 +22,10 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/alias"
 )
 
-// Store is an aliasapi.Store on an SQLite file.
+// Store is an alias.Store on an SQLite file.
 //
 // It holds two handles on the file. Every write goes through writer, which
 // has exactly one connection: concurrent writes of this process queue for it
@@ -173,32 +173,32 @@ func timeOf(micros int64) time.Time { return time.UnixMicro(micros).UTC() }
 const aliasColumns = `id, org_id, type, coalesce(name, ''), coalesce(passcode, ''),
 	coalesce(jwt_secret, ''), coalesce(stream_key, ''), expired_at, inserted_at, updated_at, version`
 
-func scanAlias(row interface{ Scan(...any) error }) (aliasapi.Alias, error) {
-	var a aliasapi.Alias
+func scanAlias(row interface{ Scan(...any) error }) (alias.Alias, error) {
+	var a alias.Alias
 	var expiredAt, insertedAt, updatedAt int64
 	err := row.Scan(&a.ID, &a.OrgID, &a.Type, &a.Name, &a.Passcode, &a.JWTSecret, &a.StreamKey,
 		&expiredAt, &insertedAt, &updatedAt, &a.Version)
 	if errors.Is(err, sql.ErrNoRows) {
-		return a, aliasapi.ErrNotFound
+		return a, alias.ErrNotFound
 	}
 	a.ExpiredAt, a.InsertedAt, a.UpdatedAt = timeOf(expiredAt), timeOf(insertedAt), timeOf(updatedAt)
 	return a, err
 }
 
-// Alias implements aliasapi.Store.
-func (s *Store) Alias(ctx context.Context, id string) (aliasapi.Alias, error) {
+// Alias implements alias.Store.
+func (s *Store) Alias(ctx context.Context, id string) (alias.Alias, error) {
 	return scanAlias(s.readers.QueryRowContext(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE id = ?", id))
 }
 
-// AliasByStreamKey implements aliasapi.Store.
-func (s *Store) AliasByStreamKey(ctx context.Context, key string) (aliasapi.Alias, error) {
+// AliasByStreamKey implements alias.Store.
+func (s *Store) AliasByStreamKey(ctx context.Context, key string) (alias.Alias, error) {
 	return scanAlias(s.readers.QueryRowContext(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE stream_key = ?", key))
 }
 
-// Aliases implements aliasapi.Store. The conditions are only added when
+// Aliases implements alias.Store. The conditions are only added when
 // they apply, so that SQLite seeks the index (org_id, inserted_at, id) to
 // the cursor instead of scanning the organization's list from its start.
-func (s *Store) Aliases(ctx context.Context, orgID string, q aliasapi.ListQuery) ([]aliasapi.Alias, error) {
+func (s *Store) Aliases(ctx context.Context, orgID string, q alias.ListQuery) ([]alias.Alias, error) {
 	query := "SELECT " + aliasColumns + " FROM aliases WHERE org_id = ?"
 	args := []any{orgID}
 	if q.Type != "" {
@@ -216,7 +216,7 @@ func (s *Store) Aliases(ctx context.Context, orgID string, q aliasapi.ListQuery)
 		return nil, err
 	}
 	defer rows.Close()
-	aliases := []aliasapi.Alias{}
+	aliases := []alias.Alias{}
 	for rows.Next() {
 		a, err := scanAlias(rows)
 		if err != nil {
@@ -227,8 +227,8 @@ func (s *Store) Aliases(ctx context.Context, orgID string, q aliasapi.ListQuery)
 	return aliases, rows.Err()
 }
 
-// CreateAlias implements aliasapi.Store.
-func (s *Store) CreateAlias(ctx context.Context, a aliasapi.Alias) (aliasapi.Alias, error) {
+// CreateAlias implements alias.Store.
+func (s *Store) CreateAlias(ctx context.Context, a alias.Alias) (alias.Alias, error) {
 	t := now()
 	row := s.writer.QueryRowContext(ctx, `INSERT INTO aliases
 		(id, org_id, type, name, passcode, jwt_secret, stream_key, expired_at, inserted_at, updated_at)
@@ -239,11 +239,11 @@ func (s *Store) CreateAlias(ctx context.Context, a aliasapi.Alias) (aliasapi.Ali
 	return created, uniqueViolation(err)
 }
 
-// UpdateAlias implements aliasapi.Store. The version moves in a trigger, so
+// UpdateAlias implements alias.Store. The version moves in a trigger, so
 // an update that changes nothing leaves it, and sessions, alone. RETURNING
 // would show the row as the UPDATE left it, before the trigger, so the
 // result is read back within the same transaction.
-func (s *Store) UpdateAlias(ctx context.Context, orgID, id string, p aliasapi.Patch) (updated aliasapi.Alias, err error) {
+func (s *Store) UpdateAlias(ctx context.Context, orgID, id string, p alias.Patch) (updated alias.Alias, err error) {
 	var typ *string
 	if p.Type != nil {
 		t := string(*p.Type)
@@ -279,7 +279,7 @@ func (s *Store) UpdateAlias(ctx context.Context, orgID, id string, p aliasapi.Pa
 	if n, err := res.RowsAffected(); err != nil {
 		return updated, err
 	} else if n == 0 {
-		return updated, aliasapi.ErrNotFound
+		return updated, alias.ErrNotFound
 	}
 	if updated, err = scanAlias(tx.QueryRowContext(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE id = ?", id)); err != nil {
 		return updated, err
@@ -287,7 +287,7 @@ func (s *Store) UpdateAlias(ctx context.Context, orgID, id string, p aliasapi.Pa
 	return updated, tx.Commit()
 }
 
-// DeleteAlias implements aliasapi.Store.
+// DeleteAlias implements alias.Store.
 func (s *Store) DeleteAlias(ctx context.Context, orgID, id string) error {
 	res, err := s.writer.ExecContext(ctx, "DELETE FROM aliases WHERE id = ? AND org_id = ?", id, orgID)
 	if err != nil {
@@ -298,7 +298,7 @@ func (s *Store) DeleteAlias(ctx context.Context, orgID, id string) error {
 		return err
 	}
 	if n == 0 {
-		return aliasapi.ErrNotFound
+		return alias.ErrNotFound
 	}
 	return nil
 }
@@ -312,40 +312,40 @@ func uniqueViolation(err error) error {
 	}
 	switch {
 	case sqlErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY && strings.Contains(sqlErr.Error(), "aliases.id"):
-		return aliasapi.ErrIDTaken
+		return alias.ErrIDTaken
 	case sqlErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE && strings.Contains(sqlErr.Error(), "aliases.stream_key"):
-		return aliasapi.ErrStreamKeyTaken
+		return alias.ErrStreamKeyTaken
 	}
 	return err
 }
 
-// OrgByToken implements aliasapi.Store.
-func (s *Store) OrgByToken(ctx context.Context, h aliasapi.TokenHash) (string, error) {
+// OrgByToken implements alias.Store.
+func (s *Store) OrgByToken(ctx context.Context, h alias.TokenHash) (string, error) {
 	var orgID string
 	err := s.readers.QueryRowContext(ctx, "SELECT org_id FROM org_tokens WHERE token_hash = ? AND revoked_at IS NULL", h[:]).Scan(&orgID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", aliasapi.ErrNotFound
+		return "", alias.ErrNotFound
 	}
 	return orgID, err
 }
 
-// CreateOrg implements aliasapi.Store.
-func (s *Store) CreateOrg(ctx context.Context, name string) (aliasapi.Org, error) {
+// CreateOrg implements alias.Store.
+func (s *Store) CreateOrg(ctx context.Context, name string) (alias.Org, error) {
 	t := now()
-	o := aliasapi.Org{ID: aliasapi.NewOrgID(), Name: name, CreatedAt: timeOf(t)}
+	o := alias.Org{ID: alias.NewOrgID(), Name: name, CreatedAt: timeOf(t)}
 	_, err := s.writer.ExecContext(ctx, "INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)", o.ID, o.Name, t)
 	return o, err
 }
 
 const tokenColumns = "id, org_id, name, created_at, revoked_at"
 
-func scanToken(row interface{ Scan(...any) error }) (aliasapi.TokenInfo, error) {
-	var t aliasapi.TokenInfo
+func scanToken(row interface{ Scan(...any) error }) (alias.TokenInfo, error) {
+	var t alias.TokenInfo
 	var createdAt int64
 	var revokedAt sql.NullInt64
 	err := row.Scan(&t.ID, &t.OrgID, &t.Name, &createdAt, &revokedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return t, aliasapi.ErrNotFound
+		return t, alias.ErrNotFound
 	}
 	t.CreatedAt = timeOf(createdAt)
 	if revokedAt.Valid {
@@ -355,25 +355,25 @@ func scanToken(row interface{ Scan(...any) error }) (aliasapi.TokenInfo, error) 
 	return t, err
 }
 
-// CreateToken implements aliasapi.Store.
-func (s *Store) CreateToken(ctx context.Context, orgID, name string, h aliasapi.TokenHash) (aliasapi.TokenInfo, error) {
+// CreateToken implements alias.Store.
+func (s *Store) CreateToken(ctx context.Context, orgID, name string, h alias.TokenHash) (alias.TokenInfo, error) {
 	t, err := scanToken(s.writer.QueryRowContext(ctx, `INSERT INTO org_tokens (id, org_id, name, token_hash, created_at)
-		VALUES (?, ?, ?, ?, ?) RETURNING `+tokenColumns, aliasapi.NewTokenID(), orgID, name, h[:], now()))
+		VALUES (?, ?, ?, ?, ?) RETURNING `+tokenColumns, alias.NewTokenID(), orgID, name, h[:], now()))
 	var sqlErr *sqlite.Error
 	if errors.As(err, &sqlErr) && sqlErr.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
-		return t, aliasapi.ErrNotFound
+		return t, alias.ErrNotFound
 	}
 	return t, err
 }
 
-// Tokens implements aliasapi.Store.
-func (s *Store) Tokens(ctx context.Context, orgID string) ([]aliasapi.TokenInfo, error) {
+// Tokens implements alias.Store.
+func (s *Store) Tokens(ctx context.Context, orgID string) ([]alias.TokenInfo, error) {
 	rows, err := s.readers.QueryContext(ctx, "SELECT "+tokenColumns+" FROM org_tokens WHERE org_id = ? ORDER BY created_at, id", orgID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	tokens := []aliasapi.TokenInfo{}
+	tokens := []alias.TokenInfo{}
 	for rows.Next() {
 		t, err := scanToken(rows)
 		if err != nil {
@@ -384,13 +384,13 @@ func (s *Store) Tokens(ctx context.Context, orgID string) ([]aliasapi.TokenInfo,
 	return tokens, rows.Err()
 }
 
-// RevokeToken implements aliasapi.Store.
-func (s *Store) RevokeToken(ctx context.Context, tokenID string) (aliasapi.TokenInfo, error) {
+// RevokeToken implements alias.Store.
+func (s *Store) RevokeToken(ctx context.Context, tokenID string) (alias.TokenInfo, error) {
 	return scanToken(s.writer.QueryRowContext(ctx, `UPDATE org_tokens SET revoked_at = ?
 		WHERE id = ? AND revoked_at IS NULL RETURNING `+tokenColumns, now(), tokenID))
 }
 
-// SessionKey implements aliasapi.Store. The key exists after the first
+// SessionKey implements alias.Store. The key exists after the first
 // call, so later ones only read; the first is a write transaction, which
 // stores started together on one file take in turn, the later finding the
 // key of the first.
@@ -417,4 +417,4 @@ func (s *Store) SessionKey(ctx context.Context) ([]byte, error) {
 	return key, tx.Commit()
 }
 
-var _ aliasapi.Store = (*Store)(nil)
+var _ alias.Store = (*Store)(nil)

@@ -1,9 +1,9 @@
-// Package storetest is the conformance suite of aliasapi.Store: the cases
+// Package storetest is the conformance suite of alias.Store: the cases
 // every store passes, so that linkgate behaves the same whichever database
 // holds its aliases. Each store package runs it from a test of its own:
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) aliasapi.Store {
+//		storetest.Run(t, func(t *testing.T) alias.Store {
 //			s := openAFreshMigratedStore(t) // closed in t.Cleanup
 //			return s
 //		})
@@ -24,16 +24,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/linkgate/linkgate/aliasapi"
+	"github.com/linkgate/linkgate/alias"
 )
 
 // Run runs the conformance cases as parallel subtests of t. open returns a
 // fresh, migrated, empty store and registers its cleanup with t; it is
 // called once or more per subtest, from parallel subtests at once.
-func Run(t *testing.T, open func(t *testing.T) aliasapi.Store) {
+func Run(t *testing.T, open func(t *testing.T) alias.Store) {
 	tests := []struct {
 		name string
-		run  func(t *testing.T, s aliasapi.Store)
+		run  func(t *testing.T, s alias.Store)
 	}{
 		{"CreateAndGet", testCreateAndGet},
 		{"DuplicateID", testDuplicateID},
@@ -49,7 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) aliasapi.Store) {
 		{"ListCursorStable", testListCursorStable},
 		{"ListOrderIsTotal", testListOrderIsTotal},
 		{"Tokens", testTokens},
-		{"SessionKey", func(t *testing.T, s aliasapi.Store) { testSessionKey(t, s, open) }},
+		{"SessionKey", func(t *testing.T, s alias.Store) { testSessionKey(t, s, open) }},
 		{"MigrateAgain", testMigrateAgain},
 		{"ParallelCreates", testParallelCreates},
 		{"ParallelUpdates", testParallelUpdates},
@@ -67,11 +67,11 @@ func Run(t *testing.T, open func(t *testing.T) aliasapi.Store) {
 func expiry() time.Time { return time.Now().Add(24 * time.Hour).Truncate(time.Second) }
 
 // streamKey returns a fresh stream key, valid for the API.
-func streamKey() string { return "sk_" + aliasapi.NewID() + aliasapi.NewID() }
+func streamKey() string { return "sk_" + alias.NewID() + alias.NewID() }
 
-func newOrg(t *testing.T, s aliasapi.Store) aliasapi.Org {
+func newOrg(t *testing.T, s alias.Store) alias.Org {
 	t.Helper()
-	o, err := s.CreateOrg(t.Context(), "org "+aliasapi.NewID())
+	o, err := s.CreateOrg(t.Context(), "org "+alias.NewID())
 	if err != nil {
 		t.Fatalf("CreateOrg: %v", err)
 	}
@@ -79,16 +79,16 @@ func newOrg(t *testing.T, s aliasapi.Store) aliasapi.Org {
 }
 
 // liveAlias is the smallest valid alias of org: every optional field unset.
-func liveAlias(org aliasapi.Org) aliasapi.Alias {
-	return aliasapi.Alias{ID: aliasapi.NewID(), OrgID: org.ID, Type: aliasapi.TypeLive, ExpiredAt: expiry()}
+func liveAlias(org alias.Org) alias.Alias {
+	return alias.Alias{ID: alias.NewID(), OrgID: org.ID, Type: alias.TypeLive, ExpiredAt: expiry()}
 }
 
 // fullAlias has every field set.
-func fullAlias(org aliasapi.Org) aliasapi.Alias {
-	return aliasapi.Alias{
-		ID:        aliasapi.NewID(),
+func fullAlias(org alias.Org) alias.Alias {
+	return alias.Alias{
+		ID:        alias.NewID(),
 		OrgID:     org.ID,
-		Type:      aliasapi.TypeConference,
+		Type:      alias.TypeConference,
 		Name:      "Board meeting",
 		Passcode:  "1234-secret",
 		JWTSecret: "0123456789abcdef0123456789abcdef",
@@ -97,7 +97,7 @@ func fullAlias(org aliasapi.Org) aliasapi.Alias {
 	}
 }
 
-func create(t *testing.T, s aliasapi.Store, a aliasapi.Alias) aliasapi.Alias {
+func create(t *testing.T, s alias.Store, a alias.Alias) alias.Alias {
 	t.Helper()
 	created, err := s.CreateAlias(t.Context(), a)
 	if err != nil {
@@ -106,7 +106,7 @@ func create(t *testing.T, s aliasapi.Store, a aliasapi.Alias) aliasapi.Alias {
 	return created
 }
 
-func get(t *testing.T, s aliasapi.Store, id string) aliasapi.Alias {
+func get(t *testing.T, s alias.Store, id string) alias.Alias {
 	t.Helper()
 	a, err := s.Alias(t.Context(), id)
 	if err != nil {
@@ -115,7 +115,7 @@ func get(t *testing.T, s aliasapi.Store, id string) aliasapi.Alias {
 	return a
 }
 
-func update(t *testing.T, s aliasapi.Store, orgID, id string, p aliasapi.Patch) aliasapi.Alias {
+func update(t *testing.T, s alias.Store, orgID, id string, p alias.Patch) alias.Alias {
 	t.Helper()
 	a, err := s.UpdateAlias(t.Context(), orgID, id, p)
 	if err != nil {
@@ -124,7 +124,7 @@ func update(t *testing.T, s aliasapi.Store, orgID, id string, p aliasapi.Patch) 
 	return a
 }
 
-func list(t *testing.T, s aliasapi.Store, orgID string, q aliasapi.ListQuery) []aliasapi.Alias {
+func list(t *testing.T, s alias.Store, orgID string, q alias.ListQuery) []alias.Alias {
 	t.Helper()
 	page, err := s.Aliases(t.Context(), orgID, q)
 	if err != nil {
@@ -134,13 +134,13 @@ func list(t *testing.T, s aliasapi.Store, orgID string, q aliasapi.ListQuery) []
 }
 
 // cursorAfter is the cursor the API hands out after a.
-func cursorAfter(a aliasapi.Alias) *aliasapi.Cursor {
-	return &aliasapi.Cursor{InsertedAt: a.InsertedAt, ID: a.ID}
+func cursorAfter(a alias.Alias) *alias.Cursor {
+	return &alias.Cursor{InsertedAt: a.InsertedAt, ID: a.ID}
 }
 
 // fieldsDiff compares what a caller writes: everything but the times and
 // the version, which the store keeps.
-func fieldsDiff(got, want aliasapi.Alias) []string {
+func fieldsDiff(got, want alias.Alias) []string {
 	var d []string
 	str := func(name, g, w string) {
 		if g != w {
@@ -161,7 +161,7 @@ func fieldsDiff(got, want aliasapi.Alias) []string {
 }
 
 // wantFields reports the differences fieldsDiff finds.
-func wantFields(t *testing.T, what string, got, want aliasapi.Alias) {
+func wantFields(t *testing.T, what string, got, want alias.Alias) {
 	t.Helper()
 	if d := fieldsDiff(got, want); d != nil {
 		t.Errorf("%s: %s", what, strings.Join(d, "; "))
@@ -169,7 +169,7 @@ func wantFields(t *testing.T, what string, got, want aliasapi.Alias) {
 }
 
 // wantSame reports any difference at all, times and version included.
-func wantSame(t *testing.T, what string, got, want aliasapi.Alias) {
+func wantSame(t *testing.T, what string, got, want alias.Alias) {
 	t.Helper()
 	d := fieldsDiff(got, want)
 	if !got.InsertedAt.Equal(want.InsertedAt) {
@@ -193,7 +193,7 @@ func wantErr(t *testing.T, what string, err, want error) {
 	}
 }
 
-func ids(aliases []aliasapi.Alias) []string {
+func ids(aliases []alias.Alias) []string {
 	out := make([]string, len(aliases))
 	for i, a := range aliases {
 		out[i] = a.ID
@@ -202,7 +202,7 @@ func ids(aliases []aliasapi.Alias) []string {
 }
 
 // before is the list order: insertion time, then ID.
-func before(a, b aliasapi.Alias) bool {
+func before(a, b alias.Alias) bool {
 	if !a.InsertedAt.Equal(b.InsertedAt) {
 		return a.InsertedAt.Before(b.InsertedAt)
 	}
@@ -211,7 +211,7 @@ func before(a, b aliasapi.Alias) bool {
 
 // wantOrdered checks that a list is strictly in list order: a total order,
 // which keyset pagination needs.
-func wantOrdered(t *testing.T, what string, aliases []aliasapi.Alias) {
+func wantOrdered(t *testing.T, what string, aliases []alias.Alias) {
 	t.Helper()
 	for i := 1; i < len(aliases); i++ {
 		if !before(aliases[i-1], aliases[i]) {
@@ -232,12 +232,12 @@ func parallel(n int, f func(i int) error) []error {
 	return errs
 }
 
-func testCreateAndGet(t *testing.T, s aliasapi.Store) {
+func testCreateAndGet(t *testing.T, s alias.Store) {
 	org := newOrg(t, s)
 	// IDs made by hand in SQL may use the wider alphabet of ValidID.
 	byHand := liveAlias(org)
 	byHand.ID = "Made_By-Hand9"
-	for _, in := range []aliasapi.Alias{fullAlias(org), liveAlias(org), byHand} {
+	for _, in := range []alias.Alias{fullAlias(org), liveAlias(org), byHand} {
 		start := time.Now()
 		created := create(t, s, in)
 		wantFields(t, "CreateAlias result", created, in)
@@ -256,45 +256,45 @@ func testCreateAndGet(t *testing.T, s aliasapi.Store) {
 
 		// A cursor carries microseconds: the store must not keep more, or
 		// the entry a cursor points at would come back on the next page.
-		c, ok := aliasapi.DecodeCursor(cursorAfter(got).Encode())
+		c, ok := alias.DecodeCursor(cursorAfter(got).Encode())
 		if !ok || !c.InsertedAt.Equal(got.InsertedAt) {
 			t.Errorf("Alias(%s): InsertedAt %v does not survive a cursor (%v)", in.ID, got.InsertedAt, c.InsertedAt)
 		}
 	}
 
 	_, err := s.Alias(t.Context(), "nosuchalias0")
-	wantErr(t, "Alias of an unknown ID", err, aliasapi.ErrNotFound)
+	wantErr(t, "Alias of an unknown ID", err, alias.ErrNotFound)
 	_, err = s.Alias(t.Context(), strings.ToLower(byHand.ID))
-	wantErr(t, "Alias of an ID in another case", err, aliasapi.ErrNotFound)
+	wantErr(t, "Alias of an ID in another case", err, alias.ErrNotFound)
 }
 
-func testDuplicateID(t *testing.T, s aliasapi.Store) {
+func testDuplicateID(t *testing.T, s alias.Store) {
 	org, other := newOrg(t, s), newOrg(t, s)
 	a := create(t, s, fullAlias(org))
 
 	dup := fullAlias(other)
 	dup.ID = a.ID
 	_, err := s.CreateAlias(t.Context(), dup)
-	wantErr(t, "CreateAlias with a taken ID (other organization)", err, aliasapi.ErrIDTaken)
+	wantErr(t, "CreateAlias with a taken ID (other organization)", err, alias.ErrIDTaken)
 	dup.OrgID = org.ID
 	_, err = s.CreateAlias(t.Context(), dup)
-	wantErr(t, "CreateAlias with a taken ID (same organization)", err, aliasapi.ErrIDTaken)
+	wantErr(t, "CreateAlias with a taken ID (same organization)", err, alias.ErrIDTaken)
 	wantSame(t, "alias whose ID was reused", get(t, s, a.ID), a)
 
 	// The failed inserts left their stream key free.
-	dup.ID = aliasapi.NewID()
+	dup.ID = alias.NewID()
 	create(t, s, dup)
 
 	// Both taken: either error is right, but it must be one of them.
 	both := fullAlias(org)
 	both.ID, both.StreamKey = a.ID, a.StreamKey
 	_, err = s.CreateAlias(t.Context(), both)
-	if !errors.Is(err, aliasapi.ErrIDTaken) && !errors.Is(err, aliasapi.ErrStreamKeyTaken) {
+	if !errors.Is(err, alias.ErrIDTaken) && !errors.Is(err, alias.ErrStreamKeyTaken) {
 		t.Errorf("CreateAlias with a taken ID and stream key: error %v, want ErrIDTaken or ErrStreamKeyTaken", err)
 	}
 }
 
-func testAliasByStreamKey(t *testing.T, s aliasapi.Store) {
+func testAliasByStreamKey(t *testing.T, s alias.Store) {
 	ctx := t.Context()
 	a := create(t, s, fullAlias(newOrg(t, s)))
 	got, err := s.AliasByStreamKey(ctx, a.StreamKey)
@@ -303,12 +303,12 @@ func testAliasByStreamKey(t *testing.T, s aliasapi.Store) {
 	}
 	wantSame(t, "AliasByStreamKey", got, a)
 	_, err = s.AliasByStreamKey(ctx, streamKey())
-	wantErr(t, "AliasByStreamKey of an unknown key", err, aliasapi.ErrNotFound)
+	wantErr(t, "AliasByStreamKey of an unknown key", err, alias.ErrNotFound)
 	_, err = s.AliasByStreamKey(ctx, "")
-	wantErr(t, "AliasByStreamKey of no key", err, aliasapi.ErrNotFound)
+	wantErr(t, "AliasByStreamKey of no key", err, alias.ErrNotFound)
 }
 
-func testStreamKeyTaken(t *testing.T, s aliasapi.Store) {
+func testStreamKeyTaken(t *testing.T, s alias.Store) {
 	ctx := t.Context()
 	org, other := newOrg(t, s), newOrg(t, s)
 	a := create(t, s, fullAlias(org))
@@ -318,55 +318,55 @@ func testStreamKeyTaken(t *testing.T, s aliasapi.Store) {
 	taken := fullAlias(other)
 	taken.StreamKey = a.StreamKey
 	_, err := s.CreateAlias(ctx, taken)
-	wantErr(t, "CreateAlias with another's stream key", err, aliasapi.ErrStreamKeyTaken)
-	if _, err := s.Alias(ctx, taken.ID); !errors.Is(err, aliasapi.ErrNotFound) {
+	wantErr(t, "CreateAlias with another's stream key", err, alias.ErrStreamKeyTaken)
+	if _, err := s.Alias(ctx, taken.ID); !errors.Is(err, alias.ErrNotFound) {
 		t.Errorf("Alias of the refused create: error %v, want ErrNotFound", err)
 	}
 	taken.StreamKey = streamKey()
 	create(t, s, taken) // the refused create left its ID free
 
-	_, err = s.UpdateAlias(ctx, other.ID, b.ID, aliasapi.Patch{
-		Name:      aliasapi.Field{Set: true, Value: "renamed"},
-		StreamKey: aliasapi.Field{Set: true, Value: a.StreamKey},
+	_, err = s.UpdateAlias(ctx, other.ID, b.ID, alias.Patch{
+		Name:      alias.Field{Set: true, Value: "renamed"},
+		StreamKey: alias.Field{Set: true, Value: a.StreamKey},
 	})
-	wantErr(t, "UpdateAlias to another's stream key", err, aliasapi.ErrStreamKeyTaken)
+	wantErr(t, "UpdateAlias to another's stream key", err, alias.ErrStreamKeyTaken)
 	wantSame(t, "alias after the refused update", get(t, s, b.ID), b)
 
 	// An alias keeps its own key without colliding with itself.
-	same := update(t, s, org.ID, a.ID, aliasapi.Patch{StreamKey: aliasapi.Field{Set: true, Value: a.StreamKey}})
+	same := update(t, s, org.ID, a.ID, alias.Patch{StreamKey: alias.Field{Set: true, Value: a.StreamKey}})
 	wantSame(t, "UpdateAlias to its own stream key", same, a)
 
 	// Unset keys never collide, and a cleared key is free again.
 	create(t, s, liveAlias(org))
 	create(t, s, liveAlias(org))
-	update(t, s, org.ID, a.ID, aliasapi.Patch{StreamKey: aliasapi.Field{Set: true}})
+	update(t, s, org.ID, a.ID, alias.Patch{StreamKey: alias.Field{Set: true}})
 	reuse := liveAlias(other)
 	reuse.StreamKey = a.StreamKey
 	create(t, s, reuse)
-	update(t, s, other.ID, b.ID, aliasapi.Patch{StreamKey: aliasapi.Field{Set: true}})
-	update(t, s, org.ID, a.ID, aliasapi.Patch{StreamKey: aliasapi.Field{Set: true, Value: b.StreamKey}})
+	update(t, s, other.ID, b.ID, alias.Patch{StreamKey: alias.Field{Set: true}})
+	update(t, s, org.ID, a.ID, alias.Patch{StreamKey: alias.Field{Set: true, Value: b.StreamKey}})
 }
 
-func testUpdatePartial(t *testing.T, s aliasapi.Store) {
+func testUpdatePartial(t *testing.T, s alias.Store) {
 	org := newOrg(t, s)
-	conference, live := aliasapi.TypeConference, aliasapi.TypeLive
+	conference, live := alias.TypeConference, alias.TypeLive
 	later := expiry().Add(48 * time.Hour)
 	patches := []struct {
 		name string
-		p    aliasapi.Patch
+		p    alias.Patch
 	}{
-		{"name", aliasapi.Patch{Name: aliasapi.Field{Set: true, Value: "Renamed"}}},
-		{"type", aliasapi.Patch{Type: &live}},
-		{"passcode", aliasapi.Patch{Passcode: aliasapi.Field{Set: true, Value: "new-passcode"}}},
-		{"jwt_secret", aliasapi.Patch{JWTSecret: aliasapi.Field{Set: true, Value: strings.Repeat("k", 40)}}},
-		{"stream_key", aliasapi.Patch{StreamKey: aliasapi.Field{Set: true, Value: streamKey()}}},
-		{"expired_at", aliasapi.Patch{ExpiredAt: &later}},
-		{"everything", aliasapi.Patch{
+		{"name", alias.Patch{Name: alias.Field{Set: true, Value: "Renamed"}}},
+		{"type", alias.Patch{Type: &live}},
+		{"passcode", alias.Patch{Passcode: alias.Field{Set: true, Value: "new-passcode"}}},
+		{"jwt_secret", alias.Patch{JWTSecret: alias.Field{Set: true, Value: strings.Repeat("k", 40)}}},
+		{"stream_key", alias.Patch{StreamKey: alias.Field{Set: true, Value: streamKey()}}},
+		{"expired_at", alias.Patch{ExpiredAt: &later}},
+		{"everything", alias.Patch{
 			Type:      &conference,
-			Name:      aliasapi.Field{Set: true, Value: "All new"},
-			Passcode:  aliasapi.Field{Set: true, Value: "0000"},
-			JWTSecret: aliasapi.Field{Set: true, Value: strings.Repeat("j", 32)},
-			StreamKey: aliasapi.Field{Set: true, Value: streamKey()},
+			Name:      alias.Field{Set: true, Value: "All new"},
+			Passcode:  alias.Field{Set: true, Value: "0000"},
+			JWTSecret: alias.Field{Set: true, Value: strings.Repeat("j", 32)},
+			StreamKey: alias.Field{Set: true, Value: streamKey()},
 			ExpiredAt: &later,
 		}},
 	}
@@ -390,18 +390,18 @@ func testUpdatePartial(t *testing.T, s aliasapi.Store) {
 	}
 }
 
-func testUpdateClears(t *testing.T, s aliasapi.Store) {
+func testUpdateClears(t *testing.T, s alias.Store) {
 	org := newOrg(t, s)
 	a := create(t, s, fullAlias(org))
-	clear := aliasapi.Field{Set: true}
+	clear := alias.Field{Set: true}
 	for _, tt := range []struct {
 		name string
-		p    aliasapi.Patch
+		p    alias.Patch
 	}{
-		{"name", aliasapi.Patch{Name: clear}},
-		{"passcode", aliasapi.Patch{Passcode: clear}},
-		{"jwt_secret", aliasapi.Patch{JWTSecret: clear}},
-		{"stream_key", aliasapi.Patch{StreamKey: clear}},
+		{"name", alias.Patch{Name: clear}},
+		{"passcode", alias.Patch{Passcode: clear}},
+		{"jwt_secret", alias.Patch{JWTSecret: clear}},
+		{"stream_key", alias.Patch{StreamKey: clear}},
 	} {
 		want := tt.p.Apply(a)
 		got := update(t, s, org.ID, a.ID, tt.p)
@@ -417,30 +417,30 @@ func testUpdateClears(t *testing.T, s aliasapi.Store) {
 	}
 }
 
-func testUpdateNoChange(t *testing.T, s aliasapi.Store) {
+func testUpdateNoChange(t *testing.T, s alias.Store) {
 	org := newOrg(t, s)
 	full := create(t, s, fullAlias(org))
 	bare := create(t, s, liveAlias(org))
 	typ, exp := full.Type, full.ExpiredAt.Local()
 	for _, tt := range []struct {
 		name string
-		a    aliasapi.Alias
-		p    aliasapi.Patch
+		a    alias.Alias
+		p    alias.Patch
 	}{
-		{"empty patch", full, aliasapi.Patch{}},
-		{"every field to its value", full, aliasapi.Patch{
+		{"empty patch", full, alias.Patch{}},
+		{"every field to its value", full, alias.Patch{
 			Type:      &typ,
-			Name:      aliasapi.Field{Set: true, Value: full.Name},
-			Passcode:  aliasapi.Field{Set: true, Value: full.Passcode},
-			JWTSecret: aliasapi.Field{Set: true, Value: full.JWTSecret},
-			StreamKey: aliasapi.Field{Set: true, Value: full.StreamKey},
+			Name:      alias.Field{Set: true, Value: full.Name},
+			Passcode:  alias.Field{Set: true, Value: full.Passcode},
+			JWTSecret: alias.Field{Set: true, Value: full.JWTSecret},
+			StreamKey: alias.Field{Set: true, Value: full.StreamKey},
 			ExpiredAt: &exp,
 		}},
-		{"clearing unset fields", bare, aliasapi.Patch{
-			Name:      aliasapi.Field{Set: true},
-			Passcode:  aliasapi.Field{Set: true},
-			JWTSecret: aliasapi.Field{Set: true},
-			StreamKey: aliasapi.Field{Set: true},
+		{"clearing unset fields", bare, alias.Patch{
+			Name:      alias.Field{Set: true},
+			Passcode:  alias.Field{Set: true},
+			JWTSecret: alias.Field{Set: true},
+			StreamKey: alias.Field{Set: true},
 		}},
 	} {
 		// The version signs session cookies: a no-op must not end them.
@@ -450,34 +450,34 @@ func testUpdateNoChange(t *testing.T, s aliasapi.Store) {
 	}
 }
 
-func testUpdateForeign(t *testing.T, s aliasapi.Store) {
+func testUpdateForeign(t *testing.T, s alias.Store) {
 	org, other := newOrg(t, s), newOrg(t, s)
 	a := create(t, s, fullAlias(org))
-	p := aliasapi.Patch{Name: aliasapi.Field{Set: true, Value: "stolen"}, Passcode: aliasapi.Field{Set: true}}
+	p := alias.Patch{Name: alias.Field{Set: true, Value: "stolen"}, Passcode: alias.Field{Set: true}}
 	_, err := s.UpdateAlias(t.Context(), other.ID, a.ID, p)
-	wantErr(t, "UpdateAlias of another organization's alias", err, aliasapi.ErrNotFound)
+	wantErr(t, "UpdateAlias of another organization's alias", err, alias.ErrNotFound)
 	wantSame(t, "alias after another organization's update", get(t, s, a.ID), a)
 	_, err = s.UpdateAlias(t.Context(), org.ID, "nosuchalias0", p)
-	wantErr(t, "UpdateAlias of an unknown ID", err, aliasapi.ErrNotFound)
+	wantErr(t, "UpdateAlias of an unknown ID", err, alias.ErrNotFound)
 }
 
-func testDelete(t *testing.T, s aliasapi.Store) {
+func testDelete(t *testing.T, s alias.Store) {
 	ctx := t.Context()
 	org, other := newOrg(t, s), newOrg(t, s)
 	a := create(t, s, fullAlias(org))
 	b := create(t, s, fullAlias(org))
 
-	wantErr(t, "DeleteAlias of another organization's alias", s.DeleteAlias(ctx, other.ID, a.ID), aliasapi.ErrNotFound)
+	wantErr(t, "DeleteAlias of another organization's alias", s.DeleteAlias(ctx, other.ID, a.ID), alias.ErrNotFound)
 	wantSame(t, "alias after another organization's delete", get(t, s, a.ID), a)
 	if err := s.DeleteAlias(ctx, org.ID, a.ID); err != nil {
 		t.Fatalf("DeleteAlias: %v", err)
 	}
 	_, err := s.Alias(ctx, a.ID)
-	wantErr(t, "Alias after DeleteAlias", err, aliasapi.ErrNotFound)
-	wantErr(t, "DeleteAlias twice", s.DeleteAlias(ctx, org.ID, a.ID), aliasapi.ErrNotFound)
-	wantErr(t, "DeleteAlias of an unknown ID", s.DeleteAlias(ctx, org.ID, "nosuchalias0"), aliasapi.ErrNotFound)
+	wantErr(t, "Alias after DeleteAlias", err, alias.ErrNotFound)
+	wantErr(t, "DeleteAlias twice", s.DeleteAlias(ctx, org.ID, a.ID), alias.ErrNotFound)
+	wantErr(t, "DeleteAlias of an unknown ID", s.DeleteAlias(ctx, org.ID, "nosuchalias0"), alias.ErrNotFound)
 	wantSame(t, "the other alias after DeleteAlias", get(t, s, b.ID), b)
-	if got := ids(list(t, s, org.ID, aliasapi.ListQuery{Limit: 10})); !slices.Equal(got, []string{b.ID}) {
+	if got := ids(list(t, s, org.ID, alias.ListQuery{Limit: 10})); !slices.Equal(got, []string{b.ID}) {
 		t.Errorf("list after DeleteAlias = %v, want [%s]", got, b.ID)
 	}
 
@@ -490,9 +490,9 @@ func testDelete(t *testing.T, s aliasapi.Store) {
 	}
 }
 
-func testListIsolationAndOrder(t *testing.T, s aliasapi.Store) {
+func testListIsolationAndOrder(t *testing.T, s alias.Store) {
 	orgA, orgB, empty := newOrg(t, s), newOrg(t, s), newOrg(t, s)
-	var created, createdLive []aliasapi.Alias
+	var created, createdLive []alias.Alias
 	for i := range 6 {
 		a := liveAlias(orgA)
 		if i%2 == 1 {
@@ -500,14 +500,14 @@ func testListIsolationAndOrder(t *testing.T, s aliasapi.Store) {
 		}
 		c := create(t, s, a)
 		created = append(created, c)
-		if c.Type == aliasapi.TypeLive {
+		if c.Type == alias.TypeLive {
 			createdLive = append(createdLive, c)
 		}
 		create(t, s, fullAlias(orgB))
 	}
 
 	// One after another, aliases list in the order they were created.
-	all := list(t, s, orgA.ID, aliasapi.ListQuery{Limit: 100})
+	all := list(t, s, orgA.ID, alias.ListQuery{Limit: 100})
 	if got, want := ids(all), ids(created); !slices.Equal(got, want) {
 		t.Fatalf("Aliases(A) = %v, want %v", got, want)
 	}
@@ -515,25 +515,25 @@ func testListIsolationAndOrder(t *testing.T, s aliasapi.Store) {
 	for i := range all {
 		wantSame(t, "list entry", all[i], created[i])
 	}
-	if got := list(t, s, orgB.ID, aliasapi.ListQuery{Limit: 100}); len(got) != 6 {
+	if got := list(t, s, orgB.ID, alias.ListQuery{Limit: 100}); len(got) != 6 {
 		t.Errorf("Aliases(B) has %d entries, want 6", len(got))
 	}
 
 	// A JSON list must be [], not null.
-	if got := list(t, s, empty.ID, aliasapi.ListQuery{Limit: 100}); got == nil || len(got) != 0 {
+	if got := list(t, s, empty.ID, alias.ListQuery{Limit: 100}); got == nil || len(got) != 0 {
 		t.Errorf("Aliases of an organization without aliases = %#v, want an empty non-nil slice", got)
 	}
-	if got := list(t, s, "org_nosuch", aliasapi.ListQuery{Limit: 100}); len(got) != 0 {
+	if got := list(t, s, "org_nosuch", alias.ListQuery{Limit: 100}); len(got) != 0 {
 		t.Errorf("Aliases of an unknown organization = %v, want none", ids(got))
 	}
 
-	live := list(t, s, orgA.ID, aliasapi.ListQuery{Type: aliasapi.TypeLive, Limit: 100})
+	live := list(t, s, orgA.ID, alias.ListQuery{Type: alias.TypeLive, Limit: 100})
 	if got, want := ids(live), ids(createdLive); !slices.Equal(got, want) {
 		t.Errorf("Aliases(A, live) = %v, want %v", got, want)
 	}
-	conf := list(t, s, orgA.ID, aliasapi.ListQuery{Type: aliasapi.TypeConference, Limit: 100})
+	conf := list(t, s, orgA.ID, alias.ListQuery{Type: alias.TypeConference, Limit: 100})
 	for _, a := range conf {
-		if a.Type != aliasapi.TypeConference {
+		if a.Type != alias.TypeConference {
 			t.Errorf("Aliases(A, conference) lists %s of type %s", a.ID, a.Type)
 		}
 	}
@@ -541,18 +541,18 @@ func testListIsolationAndOrder(t *testing.T, s aliasapi.Store) {
 		t.Errorf("Aliases(A): %d live + %d conference, want %d together", len(live), len(conf), len(all))
 	}
 
-	if got, want := ids(list(t, s, orgA.ID, aliasapi.ListQuery{Limit: 4})), ids(created[:4]); !slices.Equal(got, want) {
+	if got, want := ids(list(t, s, orgA.ID, alias.ListQuery{Limit: 4})), ids(created[:4]); !slices.Equal(got, want) {
 		t.Errorf("Aliases(A, limit 4) = %v, want %v", got, want)
 	}
-	if got := list(t, s, orgA.ID, aliasapi.ListQuery{Limit: 100, After: cursorAfter(all[len(all)-1])}); len(got) != 0 {
+	if got := list(t, s, orgA.ID, alias.ListQuery{Limit: 100, After: cursorAfter(all[len(all)-1])}); len(got) != 0 {
 		t.Errorf("Aliases after the last entry = %v, want none", ids(got))
 	}
 }
 
 // pages walks the list with the cursor the API would hand out.
-func pages(t *testing.T, s aliasapi.Store, orgID string, q aliasapi.ListQuery) []aliasapi.Alias {
+func pages(t *testing.T, s alias.Store, orgID string, q alias.ListQuery) []alias.Alias {
 	t.Helper()
-	var all []aliasapi.Alias
+	var all []alias.Alias
 	for range 1000 {
 		page := list(t, s, orgID, q)
 		if len(page) > q.Limit {
@@ -568,20 +568,20 @@ func pages(t *testing.T, s aliasapi.Store, orgID string, q aliasapi.ListQuery) [
 	return nil
 }
 
-func testListPages(t *testing.T, s aliasapi.Store) {
+func testListPages(t *testing.T, s alias.Store) {
 	org, other := newOrg(t, s), newOrg(t, s)
 	for i := range 7 {
 		a := liveAlias(org)
 		if i%3 == 0 {
-			a.Type = aliasapi.TypeConference
+			a.Type = alias.TypeConference
 		}
 		create(t, s, a)
 		create(t, s, liveAlias(other))
 	}
-	for _, typ := range []aliasapi.Type{"", aliasapi.TypeLive, aliasapi.TypeConference} {
-		whole := list(t, s, org.ID, aliasapi.ListQuery{Type: typ, Limit: 100})
+	for _, typ := range []alias.Type{"", alias.TypeLive, alias.TypeConference} {
+		whole := list(t, s, org.ID, alias.ListQuery{Type: typ, Limit: 100})
 		for _, limit := range []int{1, 2, 3, 7, 8} {
-			got := pages(t, s, org.ID, aliasapi.ListQuery{Type: typ, Limit: limit})
+			got := pages(t, s, org.ID, alias.ListQuery{Type: typ, Limit: limit})
 			if !slices.Equal(ids(got), ids(whole)) {
 				t.Errorf("type %q, pages of %d: %v, want %v", typ, limit, ids(got), ids(whole))
 			}
@@ -589,14 +589,14 @@ func testListPages(t *testing.T, s aliasapi.Store) {
 	}
 }
 
-func testListCursorStable(t *testing.T, s aliasapi.Store) {
+func testListCursorStable(t *testing.T, s alias.Store) {
 	ctx := t.Context()
 	org := newOrg(t, s)
-	var a []aliasapi.Alias
+	var a []alias.Alias
 	for range 6 {
 		a = append(a, create(t, s, liveAlias(org)))
 	}
-	page1 := list(t, s, org.ID, aliasapi.ListQuery{Limit: 3})
+	page1 := list(t, s, org.ID, alias.ListQuery{Limit: 3})
 	if got, want := ids(page1), ids(a[:3]); !slices.Equal(got, want) {
 		t.Fatalf("first page = %v, want %v", got, want)
 	}
@@ -604,14 +604,14 @@ func testListCursorStable(t *testing.T, s aliasapi.Store) {
 
 	// Between the pages: the cursor's own entry goes, so do one before it
 	// and one after it, and new ones come.
-	for _, gone := range []aliasapi.Alias{a[2], a[0], a[3]} {
+	for _, gone := range []alias.Alias{a[2], a[0], a[3]} {
 		if err := s.DeleteAlias(ctx, org.ID, gone.ID); err != nil {
 			t.Fatal(err)
 		}
 	}
 	n1, n2 := create(t, s, liveAlias(org)), create(t, s, liveAlias(org))
 
-	page2 := list(t, s, org.ID, aliasapi.ListQuery{Limit: 10, After: after})
+	page2 := list(t, s, org.ID, alias.ListQuery{Limit: 10, After: after})
 	if got, want := ids(page2), []string{a[4].ID, a[5].ID, n1.ID, n2.ID}; !slices.Equal(got, want) {
 		t.Errorf("second page after deletes and inserts = %v, want %v", got, want)
 	}
@@ -620,7 +620,7 @@ func testListCursorStable(t *testing.T, s aliasapi.Store) {
 // testListOrderIsTotal creates aliases at once, so that they may share an
 // insertion time, and checks that paging one by one still sees each exactly
 // once: the ID breaks ties.
-func testListOrderIsTotal(t *testing.T, s aliasapi.Store) {
+func testListOrderIsTotal(t *testing.T, s alias.Store) {
 	org := newOrg(t, s)
 	const n = 30
 	for i, err := range parallel(n, func(int) error {
@@ -631,35 +631,35 @@ func testListOrderIsTotal(t *testing.T, s aliasapi.Store) {
 			t.Fatalf("CreateAlias %d: %v", i, err)
 		}
 	}
-	whole := list(t, s, org.ID, aliasapi.ListQuery{Limit: 100})
+	whole := list(t, s, org.ID, alias.ListQuery{Limit: 100})
 	if len(whole) != n {
 		t.Fatalf("list has %d entries, want %d", len(whole), n)
 	}
 	wantOrdered(t, "list", whole)
-	if got := pages(t, s, org.ID, aliasapi.ListQuery{Limit: 1}); !slices.Equal(ids(got), ids(whole)) {
+	if got := pages(t, s, org.ID, alias.ListQuery{Limit: 1}); !slices.Equal(ids(got), ids(whole)) {
 		t.Errorf("pages of 1 = %v, want %v", ids(got), ids(whole))
 	}
 
 	// The cursor compares (insertion time, ID) as a pair: a position with an
 	// entry's time and a prefix of its ID lies just before that entry.
 	for i, e := range whole {
-		at := &aliasapi.Cursor{InsertedAt: e.InsertedAt, ID: e.ID[:len(e.ID)-1]}
-		got := list(t, s, org.ID, aliasapi.ListQuery{Limit: 1, After: at})
+		at := &alias.Cursor{InsertedAt: e.InsertedAt, ID: e.ID[:len(e.ID)-1]}
+		got := list(t, s, org.ID, alias.ListQuery{Limit: 1, After: at})
 		if len(got) != 1 || got[0].ID != whole[i].ID {
 			t.Errorf("Aliases after (%v, %q) = %v, want [%s]", at.InsertedAt, at.ID, ids(got), e.ID)
 		}
 	}
 }
 
-func testTokens(t *testing.T, s aliasapi.Store) {
+func testTokens(t *testing.T, s alias.Store) {
 	ctx := t.Context()
 	orgA, orgB, none := newOrg(t, s), newOrg(t, s), newOrg(t, s)
 	if !strings.HasPrefix(orgA.ID, "org_") || orgA.CreatedAt.IsZero() || !strings.HasPrefix(orgA.Name, "org ") {
 		t.Errorf("CreateOrg = %+v, want an org_ ID, the name and a creation time", orgA)
 	}
-	newToken := func(org aliasapi.Org, name string) (aliasapi.TokenInfo, aliasapi.TokenHash) {
+	newToken := func(org alias.Org, name string) (alias.TokenInfo, alias.TokenHash) {
 		t.Helper()
-		_, h := aliasapi.NewOrgToken()
+		_, h := alias.NewOrgToken()
 		tok, err := s.CreateToken(ctx, org.ID, name, h)
 		if err != nil {
 			t.Fatalf("CreateToken: %v", err)
@@ -669,11 +669,11 @@ func testTokens(t *testing.T, s aliasapi.Store) {
 		}
 		return tok, h
 	}
-	wantOrg := func(h aliasapi.TokenHash, want string) {
+	wantOrg := func(h alias.TokenHash, want string) {
 		t.Helper()
 		got, err := s.OrgByToken(ctx, h)
 		if want == "" {
-			wantErr(t, "OrgByToken", err, aliasapi.ErrNotFound)
+			wantErr(t, "OrgByToken", err, alias.ErrNotFound)
 		} else if err != nil || got != want {
 			t.Errorf("OrgByToken = %q, %v; want %q", got, err, want)
 		}
@@ -685,7 +685,7 @@ func testTokens(t *testing.T, s aliasapi.Store) {
 	wantOrg(hA, orgA.ID)
 	wantOrg(hA2, orgA.ID)
 	wantOrg(hB, orgB.ID)
-	_, unknown := aliasapi.NewOrgToken()
+	_, unknown := alias.NewOrgToken()
 	wantOrg(unknown, "")
 
 	// Only the hash is kept, and it names one token.
@@ -695,7 +695,7 @@ func testTokens(t *testing.T, s aliasapi.Store) {
 	wantOrg(hA, orgA.ID)
 
 	_, err := s.CreateToken(ctx, "org_nosuch", "x", unknown)
-	wantErr(t, "CreateToken for an unknown organization", err, aliasapi.ErrNotFound)
+	wantErr(t, "CreateToken for an unknown organization", err, alias.ErrNotFound)
 	wantOrg(unknown, "")
 
 	revoked, err := s.RevokeToken(ctx, tokA.ID)
@@ -709,9 +709,9 @@ func testTokens(t *testing.T, s aliasapi.Store) {
 	wantOrg(hA, "")
 	wantOrg(hA2, orgA.ID)
 	_, err = s.RevokeToken(ctx, tokA.ID)
-	wantErr(t, "RevokeToken twice", err, aliasapi.ErrNotFound)
+	wantErr(t, "RevokeToken twice", err, alias.ErrNotFound)
 	_, err = s.RevokeToken(ctx, "tok_nosuch")
-	wantErr(t, "RevokeToken of an unknown token", err, aliasapi.ErrNotFound)
+	wantErr(t, "RevokeToken of an unknown token", err, alias.ErrNotFound)
 
 	tokens, err := s.Tokens(ctx, orgA.ID)
 	if err != nil {
@@ -731,7 +731,7 @@ func testTokens(t *testing.T, s aliasapi.Store) {
 	}
 }
 
-func testSessionKey(t *testing.T, s aliasapi.Store, open func(t *testing.T) aliasapi.Store) {
+func testSessionKey(t *testing.T, s alias.Store, open func(t *testing.T) alias.Store) {
 	// Nodes starting together race to create the key; all get the winner's.
 	keys := make([][]byte, 8)
 	for i, err := range parallel(len(keys), func(i int) (err error) {
@@ -764,7 +764,7 @@ func testSessionKey(t *testing.T, s aliasapi.Store, open func(t *testing.T) alia
 	}
 }
 
-func testMigrateAgain(t *testing.T, s aliasapi.Store) {
+func testMigrateAgain(t *testing.T, s alias.Store) {
 	org := newOrg(t, s)
 	a := create(t, s, fullAlias(org))
 	key, err := s.SessionKey(t.Context())
@@ -785,7 +785,7 @@ func testMigrateAgain(t *testing.T, s aliasapi.Store) {
 	}
 }
 
-func testParallelCreates(t *testing.T, s aliasapi.Store) {
+func testParallelCreates(t *testing.T, s alias.Store) {
 	org := newOrg(t, s)
 	const n = 50
 	want := make([]string, n)
@@ -799,7 +799,7 @@ func testParallelCreates(t *testing.T, s aliasapi.Store) {
 			t.Errorf("CreateAlias %d of %d in parallel: %v", i, n, err)
 		}
 	}
-	got := ids(list(t, s, org.ID, aliasapi.ListQuery{Limit: 2 * n}))
+	got := ids(list(t, s, org.ID, alias.ListQuery{Limit: 2 * n}))
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
@@ -809,12 +809,12 @@ func testParallelCreates(t *testing.T, s aliasapi.Store) {
 
 // testParallelUpdates changes one alias from many callers at once: every
 // change must count, none may be lost to another.
-func testParallelUpdates(t *testing.T, s aliasapi.Store) {
+func testParallelUpdates(t *testing.T, s alias.Store) {
 	org := newOrg(t, s)
 	a := create(t, s, liveAlias(org))
 	const n = 20
 	for i, err := range parallel(n, func(i int) error {
-		_, err := s.UpdateAlias(t.Context(), org.ID, a.ID, aliasapi.Patch{Name: aliasapi.Field{Set: true, Value: fmt.Sprint("name ", i)}})
+		_, err := s.UpdateAlias(t.Context(), org.ID, a.ID, alias.Patch{Name: alias.Field{Set: true, Value: fmt.Sprint("name ", i)}})
 		return err
 	}) {
 		if err != nil {

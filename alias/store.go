@@ -1,0 +1,99 @@
+package alias
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors a store returns for conditions the API answers as client errors.
+// Any other error means the store could not answer: the API turns it into a
+// 503 and the gateway fails closed.
+var (
+	ErrNotFound       = errors.New("not found")
+	ErrIDTaken        = errors.New("alias ID already taken")
+	ErrStreamKeyTaken = errors.New("stream key already used by another alias")
+)
+
+// Reader is what deciding access reads: aliases by ID or stream key, and
+// the organization an organization token belongs to.
+type Reader interface {
+	// Alias returns the alias with id, whoever owns it, or ErrNotFound.
+	Alias(ctx context.Context, id string) (Alias, error)
+	// AliasByStreamKey returns the alias whose stream key is key, or
+	// ErrNotFound: media servers that know a publisher only by the key it
+	// publishes under (nginx-rtmp) need it.
+	AliasByStreamKey(ctx context.Context, key string) (Alias, error)
+	// OrgByToken returns the organization that holds the unrevoked token
+	// with hash h, or ErrNotFound.
+	OrgByToken(ctx context.Context, h TokenHash) (string, error)
+}
+
+// Catalog is what the alias API reads and writes: an organization's
+// aliases.
+type Catalog interface {
+	Reader
+	// Aliases returns the organization's aliases in list order after q.After,
+	// at most q.Limit of them.
+	Aliases(ctx context.Context, orgID string, q ListQuery) ([]Alias, error)
+	// CreateAlias inserts a, whose ID the caller chose; ErrIDTaken if the
+	// ID exists, ErrStreamKeyTaken if the stream key does.
+	CreateAlias(ctx context.Context, a Alias) (Alias, error)
+	// UpdateAlias applies p to the organization's alias id and bumps its
+	// version; ErrNotFound if the organization has no such alias,
+	// ErrStreamKeyTaken if another alias has the new stream key.
+	UpdateAlias(ctx context.Context, orgID, id string, p Patch) (Alias, error)
+	// DeleteAlias removes the organization's alias id, or ErrNotFound.
+	DeleteAlias(ctx context.Context, orgID, id string) error
+}
+
+// Admin is what the command line administers: organizations, their
+// tokens, and the schema.
+type Admin interface {
+	// CreateOrg creates an organization.
+	CreateOrg(ctx context.Context, name string) (Org, error)
+	// CreateToken records a token of the organization by its hash; ErrNotFound
+	// if the organization does not exist.
+	CreateToken(ctx context.Context, orgID, name string, h TokenHash) (TokenInfo, error)
+	// Tokens lists the organization's tokens, revoked ones included.
+	Tokens(ctx context.Context, orgID string) ([]TokenInfo, error)
+	// RevokeToken revokes a token by its ID, or ErrNotFound if there is no
+	// unrevoked token with that ID.
+	RevokeToken(ctx context.Context, tokenID string) (TokenInfo, error)
+	// Migrate brings the schema up to date; safe to call from several
+	// processes at once.
+	Migrate(ctx context.Context) error
+}
+
+// Store is everything a database backend keeps.
+type Store interface {
+	Catalog
+	Admin
+	// SessionKey returns the key that signs session cookies, creating it
+	// on first use; every node of a deployment gets the same key.
+	SessionKey(ctx context.Context) ([]byte, error)
+}
+
+// ListQuery selects a page of an organization's aliases.
+type ListQuery struct {
+	// Type limits the page to one type; empty means both.
+	Type  Type
+	After *Cursor
+	Limit int
+}
+
+// Org is an organization: the owner of aliases and tokens.
+type Org struct {
+	ID        string    `json:"org_id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// TokenInfo describes an organization token; the token itself is never kept.
+type TokenInfo struct {
+	ID        string     `json:"token_id"`
+	OrgID     string     `json:"org_id"`
+	Name      string     `json:"name"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+}

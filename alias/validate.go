@@ -1,0 +1,220 @@
+package alias
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits that the validation rules of the API apply.
+const (
+	maxNameLength     = 200
+	minPasscodeLength = 4
+	maxPasscodeLength = 128
+	// MinStreamKeyLength and MaxStreamKeyLength bound stream_key, in
+	// characters.
+	MinStreamKeyLength = 16
+	MaxStreamKeyLength = 256
+	// MaxJWTSecretLength bounds jwt_secret, in bytes.
+	MaxJWTSecretLength = 512
+
+	// DefaultMinJWTSecretLength follows RFC 7518 §3.2: an HS256 key must be
+	// at least as long as the hash output.
+	DefaultMinJWTSecretLength = 32
+
+	// latestExpiry keeps expired_at within what every store and client can
+	// represent (9999-12-31T23:59:59Z).
+	latestExpiry = 253402300799
+)
+
+// Rules are the deployment-specific parts of validation.
+type Rules struct {
+	// MinJWTSecretLength is the shortest jwt_secret accepted, in bytes.
+	MinJWTSecretLength int
+}
+
+// InputError is a client mistake in a request: the status and code of the
+// JSON error body, and a sentence naming the field and the rule.
+type InputError struct {
+	Status int
+	Code   string
+	Detail string
+	// Field is the body member the mistake is in, empty when it concerns
+	// the body as a whole: forms show the error beside that field.
+	Field string
+}
+
+func (e *InputError) Error() string { return e.Detail }
+
+func invalid(code, format string, args ...any) *InputError {
+	return &InputError{Status: 400, Code: code, Detail: fmt.Sprintf(format, args...)}
+}
+
+// invalidField is invalid for a mistake in one member of the body.
+func invalidField(field, code, format string, args ...any) *InputError {
+	e := invalid(code, format, args...)
+	e.Field = field
+	return e
+}
+
+// decodeObject reads one JSON object and nothing after it, keeping each
+// member raw so that absent, null and present can be told apart.
+func decodeObject(body []byte) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var fields map[string]json.RawMessage
+	if err := dec.Decode(&fields); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, invalid("invalid_json", "the request body must be a JSON object")
+		}
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, invalid("invalid_json", "the request body must be a JSON object, not %s", typeErr.Value)
+		}
+		return nil, invalid("invalid_json", "the request body is not valid JSON: %v", err)
+	}
+	if fields == nil {
+		return nil, invalid("invalid_json", "the request body must be a JSON object, not null")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, invalid("invalid_json", "the request body must hold a single JSON object")
+	}
+	return fields, nil
+}
+
+// DecodeCreate parses and validates the body of a create request.
+func DecodeCreate(body []byte, rules Rules, now time.Time) (Alias, error) {
+	p, err := decodePatch(body, rules, now)
+	if err != nil {
+		return Alias{}, err
+	}
+	if p.Type == nil {
+		return Alias{}, invalidField("type", "missing_field", `"type" is required: "live" or "conference"`)
+	}
+	if p.ExpiredAt == nil {
+		return Alias{}, invalidField("expired_at", "missing_field", `"expired_at" is required: a Unix time in seconds, in the future`)
+	}
+	return p.Apply(Alias{}), nil
+}
+
+// DecodeUpdate parses and validates the body of a partial update.
+func DecodeUpdate(body []byte, rules Rules, now time.Time) (Patch, error) {
+	return decodePatch(body, rules, now)
+}
+
+func decodePatch(body []byte, rules Rules, now time.Time) (Patch, error) {
+	fields, err := decodeObject(body)
+	if err != nil {
+		return Patch{}, err
+	}
+	var p Patch
+	// Sorted, so that the error for a body with several bad fields is always the same.
+	for _, key := range slices.Sorted(maps.Keys(fields)) {
+		raw := fields[key]
+		var err error
+		switch key {
+		case "type":
+			err = decodeType(raw, &p)
+		case "expired_at":
+			err = decodeExpiry(raw, &p, now)
+		case "name":
+			p.Name, err = decodeOptional(key, raw, func(s string) error {
+				if n := utf8.RuneCountInString(s); n < 1 || n > maxNameLength {
+					return fmt.Errorf("must be 1 to %d characters, or null", maxNameLength)
+				}
+				return nil
+			})
+		case "passcode":
+			p.Passcode, err = decodeOptional(key, raw, func(s string) error {
+				if n := utf8.RuneCountInString(s); n < minPasscodeLength || n > maxPasscodeLength {
+					return fmt.Errorf("must be %d to %d characters, or null", minPasscodeLength, maxPasscodeLength)
+				}
+				return nil
+			})
+		case "jwt_secret":
+			p.JWTSecret, err = decodeOptional(key, raw, func(s string) error {
+				if len(s) < rules.MinJWTSecretLength || len(s) > MaxJWTSecretLength {
+					return fmt.Errorf("must be %d to %d bytes, or null (RFC 7518 §3.2 asks for at least 32 for HS256)", rules.MinJWTSecretLength, MaxJWTSecretLength)
+				}
+				return nil
+			})
+		case "stream_key":
+			p.StreamKey, err = decodeOptional(key, raw, func(s string) error {
+				if n := utf8.RuneCountInString(s); n < MinStreamKeyLength || n > MaxStreamKeyLength {
+					return fmt.Errorf("must be %d to %d characters, or null", MinStreamKeyLength, MaxStreamKeyLength)
+				}
+				return nil
+			})
+		case "id", "inserted_at":
+			err = invalidField(key, "read_only_field", "%q is set by the server and cannot be written", key)
+		default:
+			err = invalidField(key, "unknown_field", "unknown field %q: the fields are type, name, passcode, jwt_secret, stream_key and expired_at", key)
+		}
+		if err != nil {
+			return Patch{}, err
+		}
+	}
+	return p, nil
+}
+
+func decodeType(raw json.RawMessage, p *Patch) error {
+	var s string
+	if isNull(raw) || json.Unmarshal(raw, &s) != nil || !Type(s).Valid() {
+		return invalidField("type", "invalid_field", `"type" must be "live" or "conference"`)
+	}
+	t := Type(s)
+	p.Type = &t
+	return nil
+}
+
+func decodeExpiry(raw json.RawMessage, p *Patch, now time.Time) error {
+	const rule = `"expired_at" must be an integer Unix time in seconds, in the future`
+	if isNull(raw) || len(raw) == 0 || raw[0] == '"' {
+		return invalidField("expired_at", "invalid_field", rule)
+	}
+	sec, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil || sec > latestExpiry {
+		return invalidField("expired_at", "invalid_field", rule)
+	}
+	if sec <= now.Unix() {
+		return invalidField("expired_at", "invalid_field", `"expired_at" must be in the future (it is %d, now is %d)`, sec, now.Unix())
+	}
+	t := time.Unix(sec, 0).UTC()
+	p.ExpiredAt = &t
+	return nil
+}
+
+// decodeOptional reads a string-or-null member; check is the field's rule.
+func decodeOptional(key string, raw json.RawMessage, check func(string) error) (Field, error) {
+	if isNull(raw) {
+		return Field{Set: true}, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return Field{}, invalidField(key, "invalid_field", "%q must be a string or null", key)
+	}
+	if hasControl(s) {
+		return Field{}, invalidField(key, "invalid_field", "%q must not contain control characters", key)
+	}
+	if err := check(s); err != nil {
+		return Field{}, invalidField(key, "invalid_field", "%q %v", key, err)
+	}
+	return Field{Set: true, Value: s}, nil
+}
+
+func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
+
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return true
+		}
+	}
+	return false
+}
