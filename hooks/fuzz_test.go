@@ -94,6 +94,7 @@ func FuzzNginxRTMPHook(f *testing.F) {
 		body(nginxPublish, "sk-wrong-0123456789", ""),
 		body(nginxPublish, "fullalias001", "&token="+jwtToken),
 		body(nginxUpdate, hookStreamKey, ""),
+		body(nginxRelayUpdate, "fullalias001", ""),
 		body(nginxUpdate, "expiredalias", "&key=sk-expired-0123456789"),
 		body(nginxPlay, "fullalias001", "&passcode=correct+horse"),
 		body(nginxPlay, "fullalias001", "&passcode=correct-horse"),

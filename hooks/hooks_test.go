@@ -178,6 +178,10 @@ const (
 	nginxPublish = nginxSession + `&call=publish&name=%[1]s&type=live%[2]s`
 	nginxPlay    = `app=live&flashver=LNX%209,0,124,2&swfurl=&tcurl=rtmp://192.0.2.1:1935/live&pageurl=&addr=192.0.2.31&clientid=9&call=play&name=%[1]s&start=4294966296&duration=0&reset=0%[2]s`
 	nginxUpdate  = nginxSession + `&call=update_publish&time=30&timestamp=30012&name=%[1]s%[2]s`
+	// nginx's own session that pushes a stream to another application
+	// reads it locally, and its addr is the push target.
+	nginxRelaySession = `app=&flashver=ngx-local-relay&swfurl=&tcurl=&pageurl=&addr=127.0.0.1:1935/live&clientid=3`
+	nginxRelayUpdate  = nginxRelaySession + `&call=update_play&time=2&timestamp=2103&name=%[1]s%[2]s`
 
 	omeIncoming = `{"client":{"address":"192.0.2.40","port":29291,"real_ip":"192.0.2.40","user_agent":""},"request":{"direction":"incoming","protocol":"rtmp","status":"opening","url":"rtmp://192.0.2.1:1935/app/%[1]s%[2]s","time":"2021-05-12T13:45:00.000Z"}}`
 	omeOutgoing = `{"client":{"address":"192.0.2.41","port":51123,"real_ip":"192.0.2.41","user_agent":"Mozilla/5.0 (X11; Linux x86_64)"},"request":{"direction":"outgoing","protocol":"llhls","status":"opening","url":"http://192.0.2.1:3333/app/%[1]s/llhls.m3u8%[2]s","time":"2021-05-12T13:45:01.000Z"}}`
@@ -334,6 +338,12 @@ func TestParseRequests(t *testing.T) {
 			parse: func(b string) (Request, error) { return parseNginxRTMP([]byte(b)) },
 			body:  nginxSession + "&call=publish_done&name=fullalias001&key=" + hookStreamKey,
 			want:  Request{ClientIP: "192.0.2.30", Client: "7", Ack: true},
+		},
+		{
+			name:  "nginx update_play of its own push",
+			parse: func(b string) (Request, error) { return parseNginxRTMP([]byte(b)) },
+			body:  body(nginxRelayUpdate, "fullalias001", ""),
+			want:  Request{ClientIP: "127.0.0.1:1935/live", Client: "3", Ack: true},
 		},
 		{
 			name:   "nginx without call",
@@ -732,6 +742,10 @@ func TestNginxRTMPReplies(t *testing.T) {
 		{"play a conference", body(nginxPlay, "conference01", "&passcode=correct-horse"), 404, ""},
 		{"update_play with the passcode", strings.Replace(body(nginxUpdate, "fullalias001", "&passcode=correct-horse"), "update_publish", "update_play", 1), 204, ""},
 		{"play_done", nginxSession + "&call=play_done&name=fullalias001", 204, ""},
+		{"update_play of nginx's own push", body(nginxRelayUpdate, "fullalias001", ""), 204, ""},
+		{"play of nginx's own push", strings.Replace(body(nginxRelayUpdate, "fullalias001", ""), "update_play", "play", 1), 204, ""},
+		{"publish by a session with a push's addr", strings.Replace(body(nginxRelayUpdate, "fullalias001", ""), "update_play", "publish", 1), 401, ""},
+		{"update_play with an empty addr", strings.Replace(body(nginxRelayUpdate, "fullalias001", ""), "addr=127.0.0.1:1935/live", "addr=", 1), 401, ""},
 		{"done", nginxSession + "&call=done&name=deletedalias", 204, ""},
 		{"no call", "name=fullalias001", 400, ""},
 	}

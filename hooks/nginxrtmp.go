@@ -3,6 +3,7 @@ package hooks
 import (
 	"errors"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/linkgate/linkgate/gate"
@@ -22,6 +23,10 @@ func parseNginxRTMP(body []byte) (Request, error) {
 		req.Action = ActionPublish
 		req.NameMayBeKey = true
 	case "play", "update_play":
+		if nginxRelay(req.ClientIP) {
+			req.Ack = true
+			return req, nil
+		}
 		req.Action = ActionRead
 	case "":
 		return Request{}, errors.New("the form has no call")
@@ -37,6 +42,22 @@ func parseNginxRTMP(body []byte) (Request, error) {
 	c.query(form, queryParams...)
 	req.Credential = c.first
 	return req, nil
+}
+
+// nginxRelay reports whether addr, the addr field nginx writes itself, is
+// that of one of nginx's own relay sessions: a push (to another
+// application or server) reads the stream locally, as a player would, and
+// its addr is the push target's URL, where a client's is always its IP
+// address (also behind proxy_protocol, which nginx re-prints). Such a read
+// is acknowledged: it carries no credential of its own, and the stream it
+// reads is checked through its publisher's calls, whose refusal ends the
+// push too.
+func nginxRelay(addr string) bool {
+	if addr == "" {
+		return false
+	}
+	_, err := netip.ParseAddr(addr)
+	return err != nil
 }
 
 // writeNginxRTMP answers nginx-rtmp: 2xx admits, 3xx renames the stream to
