@@ -48,7 +48,6 @@ type API struct {
 	// is down costs a client a 503, not a hang.
 	QueryTimeout time.Duration
 	Logger       *zap.Logger
-	Now          func() time.Time
 	// ClientIP returns the client's address for the failure limiter; nil
 	// takes the connection's.
 	ClientIP func(r *http.Request) string
@@ -136,13 +135,6 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case remove:
 		api.remove(w, r, id)
 	}
-}
-
-func (api *API) now() time.Time {
-	if api.Now != nil {
-		return api.Now()
-	}
-	return time.Now()
 }
 
 func (api *API) storeContext(r *http.Request) (context.Context, context.CancelFunc) {
@@ -299,7 +291,7 @@ func (api *API) create(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	a, err := alias.DecodeCreate(body, api.Rules, api.now())
+	a, err := alias.DecodeCreate(body, api.Rules, api.Gate.Time())
 	if err != nil {
 		writeInputError(w, err)
 		return
@@ -336,7 +328,7 @@ func (api *API) update(w http.ResponseWriter, r *http.Request, id string) {
 	if !ok {
 		return
 	}
-	p, err := alias.DecodeUpdate(body, api.Rules, api.now())
+	p, err := alias.DecodeUpdate(body, api.Rules, api.Gate.Time())
 	if err != nil {
 		writeInputError(w, err)
 		return

@@ -56,7 +56,7 @@ type store struct {
 func newStore() *store { return &store{vals: map[string]value{}} }
 
 func (s *store) load(ctx context.Context, key string) (value, error) {
-	v, err, gate := s.read(key)
+	v, gate, err := s.read(key)
 	s.calls.Add(1)
 	if gate != nil {
 		select {
@@ -68,17 +68,17 @@ func (s *store) load(ctx context.Context, key string) (value, error) {
 	return v, err
 }
 
-func (s *store) read(key string) (value, error, chan struct{}) {
+func (s *store) read(key string) (value, chan struct{}, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
-		return value{}, fmt.Errorf("loading %q: %w", key, s.err), s.gate
+		return value{}, s.gate, fmt.Errorf("loading %q: %w", key, s.err)
 	}
 	v, ok := s.vals[key]
 	if !ok {
-		return value{}, fmt.Errorf("alias %q: %w", key, errNotFound), s.gate
+		return value{}, s.gate, fmt.Errorf("alias %q: %w", key, errNotFound)
 	}
-	return v, nil, s.gate
+	return v, s.gate, nil
 }
 
 func (s *store) put(key string, v value) {

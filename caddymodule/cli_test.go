@@ -202,7 +202,7 @@ func startServer(t *testing.T, bin, dir string, env []string, baseURL string) *s
 	s := &server{cmd: exec.Command(bin, "run", "--config", filepath.Join(dir, "Caddyfile")), exited: make(chan struct{})}
 	s.cmd.Dir, s.cmd.Env = dir, env
 	s.cmd.Stdout, s.cmd.Stderr = &s.log, &s.log
-	dieWithTest(s.cmd)
+	testcaddy.DieWithTest(s.cmd)
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

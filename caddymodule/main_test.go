@@ -149,9 +149,7 @@ func wantError(t *testing.T, r response, status int, code string) {
 	t.Helper()
 	wantJSON(t, r, status)
 	errs, ok := r.json["errors"].(map[string]any)
-	if _, field := errs["field"]; field {
-		delete(errs, "field")
-	}
+	delete(errs, "field")
 	if len(r.json) != 1 || !ok || len(errs) != 2 {
 		t.Fatalf(`body %s, want exactly {"errors":{"detail":...,"code":...[,"field":...]}}`, r.raw)
 	}

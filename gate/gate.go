@@ -130,11 +130,10 @@ func (g *Gate) decideFor(ctx context.Context, a *alias.Alias, req *Request, now 
 		return Decision{Reason: ReasonWrongType}
 	}
 	c := req.Credential
-	expired := a.Expired(now)
-	if expired && !(req.OwnerSeesExpired && c.Kind == KindBearer && strings.HasPrefix(c.Value, alias.OrgTokenPrefix)) {
-		return Decision{Reason: ReasonExpired}
+	if a.Expired(now) {
+		return g.expired(ctx, a, req, now)
 	}
-	if req.HasSession && !expired {
+	if req.HasSession {
 		// An invalid cookie is ignored, not counted: it is most often one
 		// an alias update retired, and the credential beside it decides.
 		if grant, ok := g.session(a, req.Session, now); ok && grant.Role.Allows(req.Need) {
@@ -163,10 +162,26 @@ func (g *Gate) decideFor(ctx context.Context, a *alias.Alias, req *Request, now 
 		return Decision{Reason: r, Alias: a, RetryAfter: storeRetry}
 	case r != 0:
 		return Decision{Reason: r, Alias: a}
-	case expired && grant.Role != alias.RoleOwner:
-		return Decision{Reason: ReasonExpired}
 	case !grant.Role.Allows(req.Need):
 		return Decision{Reason: ReasonRoleNotAllowed, Alias: a}
+	}
+	return admit(a, grant, ReasonCredential)
+}
+
+// expired decides for an alias past its expiry: not found, to everyone
+// but its owner where the entry point shows owners their expired aliases.
+// An organization token cannot be guessed, so nothing here is counted.
+func (g *Gate) expired(ctx context.Context, a *alias.Alias, req *Request, now time.Time) Decision {
+	c := req.Credential
+	if !req.OwnerSeesExpired || c.Kind != KindBearer || !strings.HasPrefix(c.Value, alias.OrgTokenPrefix) {
+		return Decision{Reason: ReasonExpired}
+	}
+	grant, r := g.authenticate(ctx, a, c, now)
+	switch {
+	case r == ReasonUnavailable:
+		return Decision{Reason: r, Alias: a, RetryAfter: storeRetry}
+	case r != 0 || !grant.Role.Allows(req.Need):
+		return Decision{Reason: ReasonExpired}
 	}
 	return admit(a, grant, ReasonCredential)
 }

@@ -279,17 +279,12 @@ func (h *Handler) record(req *Request, a *answer) {
 }
 
 // Credential parameters of the query strings media clients send, in the
-// order they are consulted: "key" for publishers' stream keys, then the
-// passcode, then the names alias_auth reads as JWTs.
+// order they are consulted: "key" for publishers' stream keys, then those
+// alias_auth reads, in its order (the token parameters, then the
+// passcode).
 var (
-	paramKey      = gate.QueryParam{Name: "key", Kind: gate.KindStreamKey}
-	paramPasscode = gate.QueryParam{Name: gate.QueryPasscode, Kind: gate.KindPasscode}
-	tokenParams   = []gate.QueryParam{
-		{Name: gate.QueryToken, Kind: gate.KindBearer},
-		{Name: gate.QueryJWT, Kind: gate.KindBearer},
-		{Name: gate.QueryAccessToken, Kind: gate.KindBearer},
-	}
-	queryParams = append([]gate.QueryParam{paramKey, paramPasscode}, tokenParams...)
+	paramKey    = gate.QueryParam{Name: "key", Kind: gate.KindStreamKey}
+	queryParams = append([]gate.QueryParam{paramKey}, gate.HTTPParams...)
 )
 
 // credentials collects a client's credentials in a flavour's order; the

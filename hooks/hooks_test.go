@@ -214,11 +214,11 @@ func TestParseRequests(t *testing.T) {
 				Credential: bearer(hookStreamKey), ClientIP: "192.0.2.10"},
 		},
 		{
-			name:  "mediamtx read, query passcode then jwt",
+			name:  "mediamtx read, query passcode then jwt: the token parameters come first, as at the gateway",
 			parse: func(b string) (Request, error) { return parseMediaMTX([]byte(b), "live", nil) },
 			body:  body(mediaMTXNew, "fullalias001", "passcode=correct%2Dhorse&jwt="+jwtToken+"&x=1"),
 			want: Request{AliasID: "fullalias001", Action: ActionRead,
-				Credential: pass(hookPasscode),
+				Credential: bearer(jwtToken),
 				ClientIP:   "198.51.100.7", Client: "3f6c1b2e-9a4d-4c1e-8f0a-2b7d5e6c9a10"},
 		},
 		{

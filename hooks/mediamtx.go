@@ -55,8 +55,6 @@ func parseMediaMTX(body []byte, prefix string, allow []string) (Request, error) 
 		// A stream key, or a host JWT or owner token told apart by shape,
 		// as in alias_auth's Authorization header.
 		c.field(gate.KindBearer, m.Password)
-		c.field(gate.KindBearer, m.Token)
-		c.query(m.Query, paramKey)
 	} else {
 		// RTSP, RTMP and SRT readers have only the password to carry a
 		// JWT, and MediaMTX's own JWT mode reads it there too.
@@ -65,10 +63,9 @@ func parseMediaMTX(body []byte, prefix string, allow []string) (Request, error) 
 			kind = gate.KindJWT
 		}
 		c.field(kind, m.Password)
-		c.query(m.Query, paramPasscode)
-		c.field(gate.KindBearer, m.Token)
 	}
-	c.query(m.Query, tokenParams...)
+	c.field(gate.KindBearer, m.Token)
+	c.query(m.Query, queryParams...)
 	req.Credential = c.first
 	return req, nil
 }

@@ -3,11 +3,7 @@ package cluster
 import (
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -162,80 +158,27 @@ func bothWithin(t *testing.T, a, b *node, what string, cond func(*node) bool) {
 	}
 }
 
-// node is a "caddy run" process.
+// node is a "caddy run" process serving a site.
 type node struct {
-	name   string
-	base   string
-	cmd    *exec.Cmd
-	exited chan struct{}
-	log    testcaddy.Buffer
-	once   sync.Once
+	*testcaddy.Process
+	name string
+	base string
 }
 
 // startNode writes s as the Caddyfile of a node and runs it, with the
 // database's DSN in LINKGATE_DATABASE. Cleanup stops it.
 func startNode(t *testing.T, bin, name string, s site, dsn string) *node {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "Caddyfile"), []byte(s.caddyfile()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	n := &node{name: name, base: s.base(), exited: make(chan struct{})}
-	n.cmd = exec.Command(bin, "run", "--config", filepath.Join(dir, "Caddyfile"))
-	// HOME and XDG dirs of its own, so that the node writes nothing of the
-	// developer's.
-	n.cmd.Dir = dir
-	n.cmd.Env = append(os.Environ(), "LINKGATE_DATABASE="+dsn, "HOME="+dir,
-		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "XDG_DATA_HOME="+filepath.Join(dir, "data"))
-	n.cmd.Stdout, n.cmd.Stderr = &n.log, &n.log
-	dieWithTest(n.cmd)
-	if err := n.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		n.cmd.Wait()
-		close(n.exited)
-	}()
-	t.Cleanup(func() {
-		n.stop(t)
-		if t.Failed() {
-			lines := strings.SplitAfter(n.log.String(), "\n")
-			t.Logf("the last %d lines of node %s's log:\n%s", min(len(lines), 40), name, strings.Join(lines[max(len(lines)-40, 0):], ""))
-		}
-	})
-	return n
+	p := testcaddy.Run(t, bin, "node "+name, s.caddyfile(), "LINKGATE_DATABASE="+dsn)
+	return &node{Process: p, name: name, base: s.base()}
 }
 
 // waitReady waits until the node answers.
 func (n *node) waitReady(t *testing.T) {
 	t.Helper()
-	pollUntil(t, 30*time.Second, "node "+n.name+" answers", func() bool {
-		select {
-		case <-n.exited:
-			t.Fatalf("node %s exited: %v\n%s", n.name, n.cmd.ProcessState, n.log.String())
-		default:
-		}
+	n.WaitReady(t, func() bool {
 		r, err := send(t.Context(), http.MethodGet, n.base+"/", "", "")
 		return err == nil && r.status == fallthroughStatus
-	})
-}
-
-// stop asks the node to shut down, kills it if it does not within 10 s,
-// and waits until it is gone.
-func (n *node) stop(t *testing.T) {
-	n.once.Do(func() {
-		n.cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-n.exited:
-			return
-		case <-time.After(10 * time.Second):
-		}
-		n.cmd.Process.Kill()
-		select {
-		case <-n.exited:
-		case <-time.After(10 * time.Second):
-			t.Errorf("node %s (pid %d) still running 10s after SIGKILL", n.name, n.cmd.Process.Pid)
-		}
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -143,6 +144,9 @@ const gatewayRoutes = `
 	handle /dead/* {
 		alias_auth live
 		reverse_proxy %[2]s
+	}
+	handle /metrics {
+		metrics
 	}
 `
 
@@ -594,4 +598,23 @@ func headerNames(h http.Header, prefix string) []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// invalidations counts the entries the alias cache dropped.
+const invalidations = `linkgate_cache_invalidations_total{cache="alias"}`
+
+// metric reads one series of the gateway's metrics; 0 when it is absent.
+func (g *gateway) metric(t *testing.T, series string) float64 {
+	t.Helper()
+	r := g.do(t, get("/metrics"))
+	for line := range strings.Lines(string(r.body)) {
+		if name, value, ok := strings.Cut(strings.TrimSpace(line), " "); ok && name == series {
+			v, err := strconv.ParseFloat(value, 64)
+			if err != nil {
+				t.Fatalf("metric %s: %q", series, value)
+			}
+			return v
+		}
+	}
+	return 0
 }

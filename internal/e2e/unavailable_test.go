@@ -17,8 +17,15 @@ import (
 // so it runs last and never in parallel.
 func TestStoreUnavailable(t *testing.T) {
 	g := newGateway(t, "")
+	before := g.metric(t, invalidations)
 	warm := g.createAlias(t, specPasscode)
 	cold := g.createAlias(t, specPasscode)
+	// Each create drops its ID from the cache twice: at once on this node,
+	// and when the change notice comes back. Warming before the notice
+	// would have it drop the warm alias too.
+	testcaddy.PollUntil(t, 10*time.Second, "the change notices of the creates", func() bool {
+		return g.metric(t, invalidations) >= before+4
+	})
 	warmReq := get("/live/" + warm.ID + "/index.m3u8?passcode=" + q(warm.Passcode))
 	coldReq := get("/live/" + cold.ID + "/index.m3u8?passcode=" + q(cold.Passcode))
 	wantPassed(t, g.do(t, warmReq), warm, "viewer", "")

@@ -44,7 +44,8 @@ func TestMediaMTX(t *testing.T) {
 		{hookCase{"publish with the key in the query", specFull, nil, body(mediaMTXQuery, "publish", keyParam)}, "", 204},
 		{hookCase{"publish with a host JWT", specFull, nil, body(mediaMTXToken, "publish", hostJWT)}, "", 204},
 		{hookCase{"publish with a viewer JWT", specFull, nil, body(mediaMTXToken, "publish", viewerJWT)}, "", 403},
-		{hookCase{"publish with the passcode", specFull, nil, body(mediaMTXQuery, "publish", passcodeParam)}, "", 401},
+		// The passcode is read as at the gateway, and does not publish.
+		{hookCase{"publish with the passcode", specFull, nil, body(mediaMTXQuery, "publish", passcodeParam)}, "", 403},
 		{hookCase{"publish with a wrong key", specFull, nil, body(mediaMTXOld, "publish", literal("sk-wrong-0123456789"))}, "", 403},
 		{hookCase{"publish without credential", specFull, nil, body(mediaMTXOld, "publish", literal(""))}, "", 401},
 		{hookCase{"publish to a public alias without credential", specPublic, nil, body(mediaMTXOld, "publish", literal(""))}, "", 401},

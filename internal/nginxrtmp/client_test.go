@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/linkgate/linkgate/internal/testcaddy"
 )
 
 // client bounds every request at 10 s, follows no redirects, keeps no
@@ -118,7 +120,7 @@ func play(t *testing.T, ffmpeg, url string, options ...string) (frames int, log 
 	args := append([]string{"-hide_banner", "-nostdin", "-loglevel", "error"}, options...)
 	args = append(args, "-i", url, "-t", "2", "-f", "null", "-progress", "pipe:1", "-nostats", "-")
 	cmd := exec.CommandContext(ctx, ffmpeg, args...)
-	dieWithTest(cmd)
+	testcaddy.DieWithTest(cmd)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
