@@ -31,10 +31,9 @@ func (rw *Rewriter) DASH(dst, src []byte) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	given := len(dst)
 	d := dashRewrite{u: &u, src: src, dst: slices.Grow(dst, len(src)+dashURIs(src)*u.growth())}
 	if err := d.run(); err != nil {
-		return dst[:given], err
+		return dst, err
 	}
 	return d.dst, nil
 }

@@ -32,9 +32,7 @@ func (rw *Rewriter) HLS(dst, src []byte) ([]byte, error) {
 	if !bytes.HasPrefix(src[p:], extm3u) {
 		return dst, &SyntaxError{HLS, p, "not a playlist: no #EXTM3U"}
 	}
-	given := len(dst)
-	dst = slices.Grow(dst, len(src)+hlsURIs(src)*u.growth())
-	h := hlsRewrite{u: &u, src: src, dst: dst}
+	h := hlsRewrite{u: &u, src: src, dst: slices.Grow(dst, len(src)+hlsURIs(src)*u.growth())}
 	for p < len(src) {
 		eol := len(src)
 		if i := bytes.IndexByte(src[p:], '\n'); i >= 0 {
@@ -46,7 +44,7 @@ func (rw *Rewriter) HLS(dst, src []byte) ([]byte, error) {
 		}
 		line := src[p:end]
 		if i := bytes.IndexByte(line, '\r'); i >= 0 {
-			return dst[:given], &SyntaxError{HLS, p + i, "carriage return without line feed"}
+			return dst, &SyntaxError{HLS, p + i, "carriage return without line feed"}
 		}
 		switch {
 		case len(line) == 0:
@@ -56,7 +54,7 @@ func (rw *Rewriter) HLS(dst, src []byte) ([]byte, error) {
 			err = h.attributes(p, end)
 		}
 		if err != nil {
-			return dst[:given], err
+			return dst, err
 		}
 		p = eol + 1
 	}

@@ -48,6 +48,7 @@ var oracleHLSTags = map[string]bool{
 // oracleHLS lists a playlist's URIs in order: URI lines and URI attributes.
 func oracleHLS(doc string) []oracleURI {
 	var uris []oracleURI
+	doc = strings.TrimPrefix(doc, "\uFEFF")
 	for _, line := range strings.Split(doc, "\n") {
 		line = strings.TrimSuffix(line, "\r")
 		if !strings.HasPrefix(line, "#") {
@@ -95,6 +96,8 @@ func splitUnquoted(s string, sep byte) []string {
 
 func isSpaceOrControl(r rune) bool { return r <= ' ' }
 
+func isControl(r rune) bool { return r < ' ' }
+
 var schemeRE = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*):`)
 
 // oracleEligible applies the documented rules to one URI: ref is eligible
@@ -107,7 +110,7 @@ func oracleEligible(ref string, baseLocal, hls bool) bool {
 		return false // the document itself
 	case hls && strings.Contains(ref, "{$"):
 		return false
-	case strings.ContainsAny(s, "\t\r\n"):
+	case strings.IndexFunc(s, isControl) >= 0:
 		return false
 	}
 	if m := schemeRE.FindStringSubmatch(s); m != nil {
@@ -292,7 +295,7 @@ func oracleRelative(ref string) bool {
 	if s == "" {
 		return true
 	}
-	if strings.ContainsAny(s, "\t\r\n") || schemeRE.MatchString(s) {
+	if strings.IndexFunc(s, isControl) >= 0 || schemeRE.MatchString(s) {
 		return false
 	}
 	return !(len(s) >= 2 && strings.ContainsRune(`/\`, rune(s[0])) && strings.ContainsRune(`/\`, rune(s[1])))

@@ -207,9 +207,10 @@ type uri struct {
 	// variable says the text holds an HLS variable reference {$name}, whose
 	// value may make the URI name any host.
 	variable bool
-	// broken says a tab or a line break sits inside the URI. URL parsers
-	// delete them, XML parsers turn them into spaces in attribute values:
-	// what such a URI names depends on who reads it.
+	// broken says a control character sits inside the URI. URL parsers
+	// delete tabs and line breaks, XML parsers turn them into spaces in
+	// attribute values, and reject others: what such a URI names depends on
+	// who reads it.
 	broken bool
 }
 
@@ -230,7 +231,7 @@ func (u *uris) scan(s []byte) (uri, int, bool) {
 			p.end, lastSolid = i+n, c
 			p.broken = p.broken || gap
 		}
-		if p.start >= 0 && (c == '\t' || c == '\n' || c == '\r') {
+		if p.start >= 0 && c < ' ' {
 			gap = true
 		}
 		if p.start >= 0 && p.hash < 0 {
@@ -263,7 +264,8 @@ func (p *uri) insertAt() int {
 	return p.end
 }
 
-// cursor reads a URI character by character.
+// cursor reads a URI character by character. It never meets a NUL: a URI
+// with a control character inside is foreign before any reading.
 type cursor struct {
 	u   *uris
 	s   []byte
@@ -436,7 +438,7 @@ func (u *uris) appendURI(dst, s []byte, base place) (out []byte, to place, bad i
 	switch {
 	case p.query < 0:
 		dst = append(dst, '?')
-	case p.before == '?' || p.before == '&':
+	case at == p.queryEnd || p.before == '&':
 	case u.xml:
 		dst = append(dst, "&amp;"...)
 	default:
