@@ -26,12 +26,17 @@ import (
 // DOCTYPE, markup inside a URI element, a BaseURL that follows a URI it would
 // have applied to, unbalanced tags, a root element other than MPD, or
 // nesting deeper than 64 elements. On error, dst comes back as it was given.
+//
+// dst grows once, to a bound on the output found by counting the attributes
+// and end tags that could hold a URI (a second growth happens only when a
+// URI attribute's name is followed by a space before its =). A dst with
+// spare capacity for the output is written in place.
 func (rw *Rewriter) DASH(dst, src []byte) ([]byte, error) {
 	u, err := rw.uris(true)
 	if err != nil {
 		return dst, err
 	}
-	d := dashRewrite{u: &u, src: src, dst: slices.Grow(dst, len(src)+dashURIs(src)*u.growth())}
+	d := dashRewrite{u: u, src: src, dst: slices.Grow(dst, len(src)+dashURIs(src)*u.growth())}
 	if err := d.run(); err != nil {
 		return dst, err
 	}
@@ -44,7 +49,7 @@ const maxDepth = 64
 
 // dashRewrite copies an MPD to dst; src[done:] is what is left to copy.
 type dashRewrite struct {
-	u    *uris
+	u    uris
 	src  []byte
 	dst  []byte
 	done int
@@ -77,21 +82,47 @@ const (
 	location
 )
 
-// dashURIs is how many URIs src holds at most, so that the output is
-// allocated once. It overcounts (a closing tag, a boolean bitstreamSwitching)
-// rather than reallocate.
+// dashURIs is about how many URIs src holds, so that the output is
+// allocated once: the attributes named like URI attributes, and the end
+// tags of URI elements. It overcounts (a boolean bitstreamSwitching, a start
+// tag) rather than reallocate; only spaces before an attribute's = make it
+// miss one, which costs a second allocation, not a wrong output.
 func dashURIs(src []byte) int {
 	n := 0
-	for _, s := range dashURICounts {
-		n += bytes.Count(src, s)
+	for i := 0; i < len(src); i++ {
+		j := bytes.IndexByte(src[i:], '=')
+		if j < 0 {
+			break
+		}
+		i += j
+		if i == 0 || !bytes.Contains([]byte("anxgL"), src[i-1:i]) {
+			continue // no URI attribute's name ends so: most are not
+		}
+		name := src[max(0, i-len("bitstreamSwitching")):i]
+		for _, a := range dashURIAttributes {
+			if bytes.HasSuffix(name, a) {
+				n++
+				break
+			}
+		}
+	}
+	for i := 0; i < len(src); i++ {
+		j := bytes.IndexByte(src[i:], '>')
+		if j < 0 {
+			break
+		}
+		i += j
+		name := src[max(0, i-len("Location")):i]
+		if bytes.HasSuffix(name, []byte("BaseURL")) || bytes.HasSuffix(name, []byte("Location")) {
+			n++
+		}
 	}
 	return n
 }
 
-var dashURICounts = [...][]byte{
-	[]byte("media="), []byte("initialization="), []byte("index="),
-	[]byte("bitstreamSwitching="), []byte("sourceURL="),
-	[]byte("BaseURL>"), []byte("Location>"),
+var dashURIAttributes = [...][]byte{
+	[]byte("media"), []byte("initialization"), []byte("index"),
+	[]byte("bitstreamSwitching"), []byte("sourceURL"),
 }
 
 func (d *dashRewrite) fail(at int, msg string) error {
@@ -202,12 +233,14 @@ func (d *dashRewrite) startTag(p int, root bool) (int, error) {
 	if root && string(elem) != "MPD" {
 		return 0, d.fail(p, "root element is not MPD")
 	}
+	// Only the root has no parent, and the root is an MPD: no element with
+	// a URI in it or on it.
 	parent := d.top()
 	text := noText
 	switch string(elem) {
 	case "BaseURL":
 		text = baseURL
-		if parent != nil && parent.used {
+		if parent.used {
 			return 0, d.fail(p, "BaseURL after a URI it applies to")
 		}
 	case "Location", "PatchLocation":
@@ -241,7 +274,7 @@ func (d *dashRewrite) startTag(p int, root bool) (int, error) {
 		if bytes.IndexByte(d.src[v0:v1], '<') >= 0 {
 			return 0, d.fail(v0, "< in an attribute value")
 		}
-		if parent != nil && uriAttribute(elem, attr) {
+		if uriAttribute(elem, attr) {
 			if _, err := d.uri(v0, v1, parent.base, d.depth-1); err != nil {
 				return 0, err
 			}
@@ -249,7 +282,7 @@ func (d *dashRewrite) startTag(p int, root bool) (int, error) {
 		i = v1 + 1
 	}
 	if d.src[i] == '/' {
-		if text == baseURL && parent != nil {
+		if text == baseURL {
 			d.addBase(parent, parent.inherited) // an empty BaseURL: the base it is in
 		}
 		return i + 2, nil
@@ -298,8 +331,7 @@ func (d *dashRewrite) endTag(p int) (int, error) {
 	d.depth--
 	switch e.text {
 	case baseURL:
-		// A BaseURL resolves against the base its parent is in, and a URI
-		// element sits inside MPD at least, so it has a parent.
+		// A BaseURL resolves against the base its parent is in.
 		parent := d.top()
 		to, err := d.uri(e.content, p, parent.inherited, d.depth-2)
 		if err != nil {

@@ -20,6 +20,11 @@ import (
 //
 // src must start with #EXTM3U, after an optional UTF-8 byte order mark. On
 // error, dst comes back as it was given.
+//
+// dst grows at most once, to a bound on the output: the input's length plus,
+// for every line and every URI= that could hold a URI, the parameter with a
+// separator. A dst with that much spare capacity, such as a pooled buffer
+// that served the previous version of the playlist, is written in place.
 func (rw *Rewriter) HLS(dst, src []byte) ([]byte, error) {
 	u, err := rw.uris(false)
 	if err != nil {
@@ -32,7 +37,7 @@ func (rw *Rewriter) HLS(dst, src []byte) ([]byte, error) {
 	if !bytes.HasPrefix(src[p:], extm3u) {
 		return dst, &SyntaxError{HLS, p, "not a playlist: no #EXTM3U"}
 	}
-	h := hlsRewrite{u: &u, src: src, dst: slices.Grow(dst, len(src)+hlsURIs(src)*u.growth())}
+	h := hlsRewrite{u: u, src: src, dst: slices.Grow(dst, len(src)+hlsURIs(src)*u.growth())}
 	for p < len(src) {
 		eol := len(src)
 		if i := bytes.IndexByte(src[p:], '\n'); i >= 0 {
@@ -102,7 +107,7 @@ func hlsURITag(line []byte) bool {
 
 // hlsRewrite copies a playlist to dst; src[done:] is what is left to copy.
 type hlsRewrite struct {
-	u    *uris
+	u    uris
 	src  []byte
 	dst  []byte
 	done int

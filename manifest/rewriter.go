@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -13,8 +12,12 @@ import (
 // manifest. A URI is eligible when it resolves to Origin: a relative
 // reference, or an absolute http(s) URI (or a network-path reference //host)
 // whose scheme, host and port are Origin's, default ports being the same as
-// none. A URI that already carries Param gets Token as its value instead of a
-// second Param. Every other URI, and every other byte, is copied unchanged.
+// none. A URI that readers could take for different places (one with a
+// control character inside, userinfo, a host spelled other than Origin's
+// way) counts as foreign: a missing token costs one refused request, a
+// leaked one lets a third party watch. A URI that already carries Param gets
+// Token as the value of each occurrence instead of one more Param. Every other
+// URI, and every other byte, is copied unchanged.
 //
 // A Rewriter holds no state between calls, so one value may serve any number
 // of documents, from any number of goroutines.
@@ -78,25 +81,36 @@ func (rw *Rewriter) uris(xml bool) (uris, error) {
 		return u, errToken
 	}
 	if o := rw.Origin; o != nil && o.Hostname() != "" {
-		port, err := strconv.Atoi(o.Port())
+		scheme, port := "", 0
 		switch {
 		case strings.EqualFold(o.Scheme, "http"):
-			u.scheme, u.host = "http", o.Hostname()
-			if o.Port() == "" {
-				port, err = 80, nil
-			}
+			scheme, port = "http", 80
 		case strings.EqualFold(o.Scheme, "https"):
-			u.scheme, u.host = "https", o.Hostname()
-			if o.Port() == "" {
-				port, err = 443, nil
-			}
+			scheme, port = "https", 443
 		}
-		if err != nil {
-			u.scheme = ""
+		if p := o.Port(); p != "" {
+			port = portNumber(p)
 		}
-		u.port = port
+		if scheme != "" && port > 0 {
+			u.scheme, u.host, u.port = scheme, o.Hostname(), port
+		}
 	}
 	return u, nil
+}
+
+// portNumber reads a port, or returns -1. It is not strconv.Atoi, whose
+// error allocates on every request of an origin with an odd port.
+func portNumber(s string) int {
+	n := 0
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return -1
+		}
+		if n = n*10 + int(s[i]-'0'); n > 65535 {
+			return -1
+		}
+	}
+	return n
 }
 
 func notUnreserved(r rune) bool {
