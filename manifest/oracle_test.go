@@ -377,3 +377,30 @@ func firstDiff(want, got string) string {
 func hasParam(doc []byte, xml bool) bool {
 	return bytes.Contains(doc, []byte(testParam)) || xml && strings.Contains(html.UnescapeString(string(doc)), testParam)
 }
+
+// TestOracleAgreesWithGolden checks the oracle against the hand-written
+// expected outputs: for every golden case without the parameter in its input
+// it must find exactly the URIs the case marks with {T}. A fuzz target whose
+// oracle were blind would pass anything.
+func TestOracleAgreesWithGolden(t *testing.T) {
+	for _, tc := range hlsCases {
+		if strings.Contains(tc.in, testParam) {
+			continue
+		}
+		t.Run("HLS/"+tc.name, func(t *testing.T) {
+			if n, want := checkHLS(t, tc.in, golden(tc.want)), strings.Count(tc.want, "{T}"); n != want {
+				t.Errorf("oracle finds %d URIs with the token, the golden output has %d", n, want)
+			}
+		})
+	}
+	for _, tc := range dashCases {
+		if hasParam([]byte(tc.in), true) {
+			continue
+		}
+		t.Run("DASH/"+tc.name, func(t *testing.T) {
+			if n, want := checkDASH(t, tc.in, golden(tc.want)), strings.Count(tc.want, "{T}"); n != want {
+				t.Errorf("oracle finds %d URIs with the token, the golden output has %d", n, want)
+			}
+		})
+	}
+}
