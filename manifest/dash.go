@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"bytes"
-	"slices"
 )
 
 // DASH appends to dst the MPD src with the parameter added to every eligible
@@ -36,7 +35,7 @@ func (rw *Rewriter) DASH(dst, src []byte) ([]byte, error) {
 	if err != nil {
 		return dst, err
 	}
-	d := dashRewrite{u: u, src: src, dst: slices.Grow(dst, len(src)+dashURIs(src)*u.growth())}
+	d := dashRewrite{u: u, src: src, dst: grow(dst, len(src)+dashURIs(src)*u.growth())}
 	if err := d.run(); err != nil {
 		return dst, err
 	}

@@ -2,7 +2,6 @@ package manifest
 
 import (
 	"bytes"
-	"slices"
 )
 
 // HLS appends to dst the playlist src (RFC 8216 and its low-latency
@@ -37,7 +36,7 @@ func (rw *Rewriter) HLS(dst, src []byte) ([]byte, error) {
 	if !bytes.HasPrefix(src[p:], extm3u) {
 		return dst, &SyntaxError{HLS, p, "not a playlist: no #EXTM3U"}
 	}
-	h := hlsRewrite{u: u, src: src, dst: slices.Grow(dst, len(src)+hlsURIs(src)*u.growth())}
+	h := hlsRewrite{u: u, src: src, dst: grow(dst, len(src)+hlsURIs(src)*u.growth())}
 	for p < len(src) {
 		eol := len(src)
 		if i := bytes.IndexByte(src[p:], '\n'); i >= 0 {

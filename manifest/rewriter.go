@@ -125,6 +125,18 @@ func alnum(r rune) bool {
 	return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
 }
 
+// grow returns dst with room for n more bytes. It is slices.Grow written as
+// one make: slices.Grow's append idiom makes two allocations where the
+// compiler does not fuse it, as under the race detector.
+func grow(dst []byte, n int) []byte {
+	if cap(dst)-len(dst) >= n {
+		return dst
+	}
+	grown := make([]byte, len(dst), len(dst)+n)
+	copy(grown, dst)
+	return grown
+}
+
 // growth is the most one rewritten URI grows by.
 func (u *uris) growth() int {
 	return len("&amp;") + len(u.param) + len("=") + len(u.token)
