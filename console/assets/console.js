@@ -569,7 +569,7 @@ async function copy(button) {
     await navigator.clipboard.writeText(input.value);
     button.firstChild.textContent = 'Copied';
     setTimeout(() => { button.firstChild.textContent = 'Copy'; }, 2000);
-    announce(`Copied the ${label}.`);
+    announce(`Copied: ${label}.`);
   } catch {
     // No clipboard (not HTTPS, or refused): select the text for the
     // keyboard's copy; a password field's text cannot be copied, so it
@@ -580,7 +580,7 @@ async function copy(button) {
     }
     input.focus();
     input.select();
-    announce(`The ${label} is selected: press Control+C (Command+C on a Mac) to copy it.`);
+    announce(`Selected: ${label}. Press Control+C (Command+C on a Mac) to copy it.`);
   }
 }
 

@@ -526,11 +526,12 @@ func wantAccessible(t *testing.T, ctx context.Context, screen string) {
 	}
 }
 
-// screenshot saves the page as it is, at the viewport's size, to docs/
+// screenshot saves the top of the page, at the viewport's size, to docs/
 // when LINKGATE_SCREENSHOTS=1 (so that normal runs leave the tracked
 // pictures alone), else to the test's temp dir.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
+	do(t, ctx, "scroll to the top", chromedp.Evaluate[chromedp.Void](`window.scrollTo(0, 0)`))
 	png := run(t, ctx, "take a screenshot", chromedp.CaptureScreenshot())
 	dir := t.TempDir()
 	if os.Getenv("LINKGATE_SCREENSHOTS") == "1" {
