@@ -60,6 +60,7 @@ func TestConsole(t *testing.T) {
 	}
 	wantAccessible(t, ctx, "sign-in page")
 	screenshot(t, ctx, "console-signin-desktop")
+	atPhoneWidth(t, ctx, "sign-in page", "console-signin-phone")
 
 	t.Log("a bad token, by keyboard")
 	do(t, ctx, "tab to the token field", chromedp.KeyEvent("\t"))
@@ -142,6 +143,7 @@ func TestConsole(t *testing.T) {
 	}
 	wantAccessible(t, ctx, "edit form with an error")
 	screenshot(t, ctx, "console-edit-desktop")
+	atPhoneWidth(t, ctx, "edit form", "console-edit-phone")
 	events.wantNoProblems(t, "create with a short passcode", "status of 400")
 
 	do(t, ctx, "fix the passcode and save",
@@ -379,7 +381,6 @@ func TestConsole(t *testing.T) {
 	if got := eval[bool](t, ctx, "read sessionStorage", fmt.Sprintf(`sessionStorage.getItem(%q) === null`, tokenKey)); !got {
 		t.Error("signing out left the token in sessionStorage")
 	}
-	screenshot(t, ctx, "console-signin-after")
 	events.wantNoProblems(t, "sign-out")
 }
 
