@@ -88,8 +88,10 @@ type gateway struct {
 	base    string
 	hlsRoot string // files under /hls/<id>/ are served from hlsRoot/hls/<id>/
 	token   string
+	orgID   string
 	bin     string
 	db      string
+	env     []string
 	log     testcaddy.Buffer
 }
 
@@ -104,19 +106,16 @@ func startGateway(t *testing.T) *gateway {
 	g.base = fmt.Sprintf("http://127.0.0.1:%d", port)
 	env := append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "XDG_DATA_HOME="+filepath.Join(dir, "data"))
 
-	cli := exec.Command(g.bin, "linkgate", "org", "create", "console-test", "--json", "--database", g.db)
-	cli.Dir, cli.Env = dir, env
-	var stderr bytes.Buffer
-	cli.Stderr = &stderr
-	out, err := cli.Output()
-	if err != nil {
-		t.Fatalf("caddy linkgate org create: %v\n%s", err, &stderr)
+	g.env = env
+	var org struct {
+		OrgID string `json:"org_id"`
+		Token string `json:"token"`
 	}
-	var org struct{ Token string }
+	out := g.cli(t, "org", "create", "console-test", "--json")
 	if err := json.Unmarshal(out, &org); err != nil || !strings.HasPrefix(org.Token, "lgo_") {
 		t.Fatalf("caddy linkgate org create printed %q: %v", out, err)
 	}
-	g.token = org.Token
+	g.token, g.orgID = org.Token, org.OrgID
 
 	caddyfile := fmt.Sprintf(`{
 	%s
@@ -208,6 +207,35 @@ http://127.0.0.1:%d {
 		return resp.StatusCode == http.StatusOK
 	})
 	return g
+}
+
+// cli runs a "caddy linkgate" command on the gateway's database and
+// returns what it printed.
+func (g *gateway) cli(t *testing.T, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(g.bin, append(append([]string{"linkgate"}, args...), "--database", g.db)...)
+	cmd.Env = g.env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("caddy linkgate %s: %v\n%s", strings.Join(args, " "), err, &stderr)
+	}
+	return out
+}
+
+// revokeTokens revokes every token of the organization.
+func (g *gateway) revokeTokens(t *testing.T) {
+	t.Helper()
+	var tokens []struct {
+		ID string `json:"token_id"`
+	}
+	if err := json.Unmarshal(g.cli(t, "token", "list", g.orgID, "--json"), &tokens); err != nil || len(tokens) == 0 {
+		t.Fatalf("caddy linkgate token list: %v tokens, %v", len(tokens), err)
+	}
+	for _, tok := range tokens {
+		g.cli(t, "token", "revoke", tok.ID)
+	}
 }
 
 // api calls the alias API with the organization's token, as the oracle
