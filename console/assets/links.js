@@ -36,8 +36,3 @@ export function withCredential(template, values, name, value) {
   const [head, tail] = hash < 0 ? [base, ''] : [base.slice(0, hash), base.slice(hash)];
   return `${head}${head.includes('?') ? '&' : '?'}${name}=${encodeURIComponent(value)}${tail}`;
 }
-
-// The placeholders of a template other than those given.
-export function needs(template, name) {
-  return Boolean(template) && template.includes(`{${name}}`);
-}
