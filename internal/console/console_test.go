@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
 
@@ -184,6 +185,15 @@ func TestConsole(t *testing.T) {
 	}
 	body := openInNewTab(t, ctx, copied, passcode)
 	wantDemo(t, body, id, "viewer", "")
+
+	t.Log("copying without the clipboard: the link is revealed and selected")
+	setClipboardPermission(t, ctx, g.base, browser.PermissionSettingDenied)
+	do(t, ctx, "copy the link with the passcode", chromedp.Click(chromedp.CSS(`button.copy[aria-controls="link-viewer-passcode"]`)))
+	waitFor(t, ctx, "the link revealed, selected, and how to copy it announced", `(() => {
+		const e = document.getElementById('link-viewer-passcode');
+		return document.activeElement === e && e.type === 'text' && e.selectionStart === 0 && e.selectionEnd === e.value.length &&
+			document.getElementById('announce').textContent.includes('Press Control+C');
+	})()`)
 
 	t.Log("share: signed links")
 	if got := eval[string](t, ctx, "read the lifetimes", `[...document.querySelectorAll('#jwt-lifetime option')].map(o => o.textContent).join('|')`); got != "15 minutes|1 hour|12 hours|24 hours" {

@@ -388,17 +388,26 @@ func newBrowser(t *testing.T, chromium, origin string) (context.Context, *pageEv
 	if _, err := chromedp.Call(stepCtx, audits.Enable, cdp.Empty{}); err != nil {
 		t.Fatalf("enabling audits: %v", err)
 	}
+	setClipboardPermission(t, browserCtx, origin, browser.PermissionSettingGranted)
+	return browserCtx, events
+}
+
+// setClipboardPermission grants or denies origin the clipboard, as a
+// person would in the browser's prompt.
+func setClipboardPermission(t *testing.T, ctx context.Context, origin string, setting browser.PermissionSetting) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
+	defer cancel()
 	for _, name := range []string{"clipboard-read", "clipboard-write"} {
-		_, err := chromedp.CallBrowser(stepCtx, browser.SetPermission, browser.SetPermissionParams{
+		_, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
 			Permission: &browser.PermissionDescriptor{Name: name},
-			Setting:    browser.PermissionSettingGranted,
+			Setting:    setting,
 			Origin:     origin,
 		})
 		if err != nil {
-			t.Fatalf("granting %s: %v", name, err)
+			t.Fatalf("setting %s to %s: %v", name, setting, err)
 		}
 	}
-	return browserCtx, events
 }
 
 // pageEvents is what the tab reported: console errors and warnings,
