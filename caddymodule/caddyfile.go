@@ -29,6 +29,10 @@ func init() {
 	// answers its path without a handle block or an order option, and
 	// forward_auth or basic_auth still run before it.
 	httpcaddyfile.RegisterDirectiveOrder("alias_hooks", httpcaddyfile.Before, "handle")
+	httpcaddyfile.RegisterHandlerDirective("alias_console", parseHandler[AliasConsole])
+	// Beside alias_api, before handle: "handle /console/* { alias_console }"
+	// and a matcher-scoped alias_console both work without an order option.
+	httpcaddyfile.RegisterDirectiveOrder("alias_console", httpcaddyfile.Before, "handle")
 }
 
 // handlerModule is a linkgate handler that reads its own directive.
@@ -281,9 +285,55 @@ func (h *AliasHooks) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
+// UnmarshalCaddyfile reads the alias_console directive:
+//
+//	alias_console {
+//		viewer_url  <template>|off
+//		room_url    <template>|off
+//		whip_url    <template>|off
+//		rtmp_url    <template>|off
+//		srt_url     <template>|off
+//		preview_url <path template>|off
+//		page_size   <aliases>
+//	}
+func (h *AliasConsole) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		name := d.Val()
+		if !d.NextArg() {
+			return d.ArgErr()
+		}
+		val := d.Val()
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		dst := map[string]*string{
+			"viewer_url": &h.ViewerURL, "room_url": &h.RoomURL, "whip_url": &h.WHIPURL,
+			"rtmp_url": &h.RTMPURL, "srt_url": &h.SRTURL, "preview_url": &h.PreviewURL,
+		}[name]
+		switch {
+		case dst != nil:
+			*dst = val
+		case name == "page_size":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 {
+				return d.Errf("page_size: %q is not a positive number", val)
+			}
+			h.PageSize = n
+		default:
+			return d.Errf("unrecognized alias_console subdirective %q", name)
+		}
+	}
+	return nil
+}
+
 var (
 	_ caddyfile.Unmarshaler = (*App)(nil)
 	_ caddyfile.Unmarshaler = (*AliasAPI)(nil)
 	_ caddyfile.Unmarshaler = (*AliasAuth)(nil)
 	_ caddyfile.Unmarshaler = (*AliasHooks)(nil)
+	_ caddyfile.Unmarshaler = (*AliasConsole)(nil)
 )

@@ -25,7 +25,7 @@ const (
 )
 
 // modules must all be in the built binary.
-var modules = []string{"linkgate", "http.handlers.alias_api", "http.handlers.alias_auth"}
+var modules = []string{"linkgate", "http.handlers.alias_api", "http.handlers.alias_auth", "http.handlers.alias_console"}
 
 // commandLine returns the first line of xcaddy.txt that is neither blank nor
 // a # comment, split into arguments.
