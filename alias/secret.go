@@ -1,8 +1,11 @@
 package alias
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
+	"strings"
 )
 
 // CheckPasscode reports whether given is the alias's passcode. It takes the
@@ -40,4 +43,40 @@ func equalSecret(want secretDigest, secret, given string) bool {
 	}
 	g := sha256.Sum256([]byte(given))
 	return subtle.ConstantTimeCompare(want.sum[:], g[:]) == 1
+}
+
+// NewStreamKey returns a fresh stream key: 32 random bytes in base64url
+// (43 characters), which every rule for stream keys accepts.
+func NewStreamKey() string {
+	for {
+		if key := randomBase64(32); checkStreamKey(key) == nil {
+			return key
+		}
+	}
+}
+
+// NewJWTSecret returns a fresh jwt_secret: 48 random bytes in base64url
+// (64 characters), over the 32 bytes HS256 needs.
+func NewJWTSecret() string { return randomBase64(48) }
+
+func randomBase64(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// LooksLikeJWT reports whether s has the shape of a compact JWS: three
+// base64url segments, the first a JSON object. Credentials are told apart
+// by it: a Bearer value of that shape is read as a JWT.
+func LooksLikeJWT(s string) bool {
+	if !strings.HasPrefix(s, "eyJ") || strings.Count(s, ".") != 2 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -145,12 +146,7 @@ func decodePatch(body []byte, rules Rules, now time.Time) (Patch, error) {
 				return nil
 			})
 		case "stream_key":
-			p.StreamKey, err = decodeOptional(key, raw, func(s string) error {
-				if n := utf8.RuneCountInString(s); n < MinStreamKeyLength || n > MaxStreamKeyLength {
-					return fmt.Errorf("must be %d to %d characters, or null", MinStreamKeyLength, MaxStreamKeyLength)
-				}
-				return nil
-			})
+			p.StreamKey, err = decodeOptional(key, raw, checkStreamKey)
 		case "id", "inserted_at":
 			err = invalidField(key, "read_only_field", "%q is set by the server and cannot be written", key)
 		default:
@@ -206,6 +202,24 @@ func decodeOptional(key string, raw json.RawMessage, check func(string) error) (
 		return Field{}, invalidField(key, "invalid_field", "%q %v", key, err)
 	}
 	return Field{Set: true, Value: s}, nil
+}
+
+// checkStreamKey refuses a stream key no publisher could use: the gateway
+// trims an Authorization value, reads one of a JWT's shape as a JWT and
+// one starting with lgo_ as an organization token, so such a key would
+// never reach the stream key comparison.
+func checkStreamKey(s string) error {
+	switch n := utf8.RuneCountInString(s); {
+	case n < MinStreamKeyLength || n > MaxStreamKeyLength:
+		return fmt.Errorf("must be %d to %d characters, or null", MinStreamKeyLength, MaxStreamKeyLength)
+	case strings.TrimSpace(s) != s:
+		return errors.New("must not begin or end with white space")
+	case strings.HasPrefix(s, OrgTokenPrefix):
+		return fmt.Errorf("must not begin with %q, which marks organization tokens", OrgTokenPrefix)
+	case LooksLikeJWT(s):
+		return errors.New("must not have the shape of a JWT")
+	}
+	return nil
 }
 
 func isNull(raw json.RawMessage) bool { return string(raw) == "null" }

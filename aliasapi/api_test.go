@@ -524,20 +524,36 @@ func TestRoutingAndMethods(t *testing.T) {
 		method, path string
 		status       int
 		allow        string
+		// code is the error code of an API answer; "" for none.
+		code string
 	}{
-		{"POST", "/api/v1/alias/abc", 405, "GET, HEAD"},
-		{"GET", "/organization/api/v1/alias/create", 405, "POST"},
-		{"GET", "/organization/api/v1/alias/update/abc", 405, "POST"},
-		{"POST", "/organization/api/v1/alias/delete/abc", 405, "DELETE"},
-		{"PUT", "/organization/api/v1/aliases", 405, "GET, HEAD"},
-		{"GET", "/live/abc", 299, ""},
-		{"GET", "/api/v1/alias/abc/extra", 299, ""},
-		{"GET", "/api/v2/alias/abc", 299, ""},
+		{"POST", "/api/v1/alias/abc", 405, "GET, HEAD", "method_not_allowed"},
+		{"GET", "/organization/api/v1/alias/create", 405, "POST", "method_not_allowed"},
+		{"GET", "/organization/api/v1/alias/update/abc", 405, "POST", "method_not_allowed"},
+		{"POST", "/organization/api/v1/alias/delete/abc", 405, "DELETE", "method_not_allowed"},
+		{"PUT", "/organization/api/v1/aliases", 405, "GET, HEAD", "method_not_allowed"},
+		{"GET", "/live/abc", 299, "", ""},
+		{"GET", "/api/v2/alias/abc", 299, "", ""},
+		// The API's prefixes are the API's: what is under them but names
+		// no endpoint, or an alias that cannot exist, is answered in JSON
+		// rather than passed to whatever handler comes next.
+		{"GET", "/api/v1/alias/abc/extra", 404, "", "alias_not_found"},
+		{"GET", "/api/v1/alias/a%2Fb", 404, "", "alias_not_found"},
+		{"GET", "/api/v1/alias/", 404, "", "alias_not_found"},
+		{"GET", "/api/v1/alias", 404, "", "not_found"},
+		{"GET", "/organization/api/v1/aliases/", 404, "", "not_found"},
+		{"GET", "/organization/api/v1/", 404, "", "not_found"},
+		{"POST", "/organization/api/v1/alias/update/a/b", 400, "", "alias_not_found"},
+		{"DELETE", "/organization/api/v1/alias/delete/a%2Fb", 404, "", "alias_not_found"},
 	}
 	for _, tt := range tests {
-		r := e.do(tt.method, tt.path, e.token, "")
-		if r.status != tt.status || r.header.Get("Allow") != tt.allow {
-			t.Errorf("%s %s: %d Allow %q, want %d Allow %q", tt.method, tt.path, r.status, r.header.Get("Allow"), tt.status, tt.allow)
+		body := ""
+		if tt.method == "POST" {
+			body = `{"name":"x"}`
+		}
+		r := e.do(tt.method, tt.path, e.token, body)
+		if r.status != tt.status || r.header.Get("Allow") != tt.allow || r.status != 299 && r.code() != tt.code {
+			t.Errorf("%s %s: %d Allow %q %s, want %d Allow %q %s", tt.method, tt.path, r.status, r.header.Get("Allow"), r.raw, tt.status, tt.allow, tt.code)
 		}
 	}
 }

@@ -25,6 +25,7 @@ const (
 	pathCreate   = "/organization/api/v1/alias/create"
 	pathUpdate   = "/organization/api/v1/alias/update/"
 	pathDelete   = "/organization/api/v1/alias/delete/"
+	orgPrefix    = "/organization/api/v1/"
 )
 
 // Limits of the API's requests.
@@ -60,6 +61,9 @@ type endpoint uint8
 
 const (
 	notAPI endpoint = iota
+	// unknown is a path under the API's prefixes that names no endpoint:
+	// the API answers it, as no other handler could mean it.
+	unknown
 	retrieve
 	list
 	create
@@ -78,6 +82,9 @@ func (ep endpoint) method() string {
 }
 
 // route tells which endpoint a path belongs to and the alias ID in it.
+// Everything under /api/v1/alias/ and /organization/api/v1/ is the API's:
+// an ID with a slash in it (a/b, or a%2Fb decoded) is an alias that does
+// not exist, and any other path there an endpoint that does not.
 func route(path string) (endpoint, string) {
 	switch path {
 	case pathList:
@@ -89,9 +96,12 @@ func route(path string) (endpoint, string) {
 		prefix string
 		ep     endpoint
 	}{{pathUpdate, update}, {pathDelete, remove}, {pathRetrieve, retrieve}} {
-		if id, ok := strings.CutPrefix(path, p.prefix); ok && !strings.Contains(id, "/") {
+		if id, ok := strings.CutPrefix(path, p.prefix); ok {
 			return p.ep, id
 		}
+	}
+	if strings.HasPrefix(path, orgPrefix) || path == strings.TrimSuffix(orgPrefix, "/") || path == strings.TrimSuffix(pathRetrieve, "/") {
+		return unknown, ""
 	}
 	return notAPI, ""
 }
@@ -109,7 +119,7 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if ep == notAPI {
+	if ep == unknown || ep == notAPI {
 		gate.WriteError(w, http.StatusNotFound, "not_found", "no such API endpoint")
 		return
 	}
@@ -287,26 +297,44 @@ func (api *API) create(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	gen, ok := generation(w, r)
+	if !ok {
+		return
+	}
 	body, ok := readBody(w, r)
 	if !ok {
 		return
 	}
 	a, err := alias.DecodeCreate(body, api.Rules, api.Gate.Time())
+	if err == nil {
+		err = gen.conflict(a.StreamKey != "", a.JWTSecret != "")
+	}
 	if err != nil {
 		writeInputError(w, err)
+		return
+	}
+	if a.StreamKey != "" && api.probingKeys(w, orgID) {
 		return
 	}
 	a.OrgID = orgID
 	ctx, cancel := api.storeContext(r)
 	defer cancel()
+	if gen.jwtSecret {
+		a.JWTSecret = alias.NewJWTSecret()
+	}
 	for range idAttempts {
 		a.ID = alias.NewID()
+		if gen.streamKey {
+			a.StreamKey = alias.NewStreamKey()
+		}
 		created, err := api.Store.CreateAlias(ctx, a)
 		switch {
 		case errors.Is(err, alias.ErrIDTaken):
 			continue
+		case errors.Is(err, alias.ErrStreamKeyTaken) && gen.streamKey:
+			continue
 		case errors.Is(err, alias.ErrStreamKeyTaken):
-			gate.WriteJSON(w, http.StatusBadRequest, gate.ErrorBody{Errors: gate.ErrorDetail{Detail: `"stream_key" is already used by another alias`, Code: "stream_key_taken", Field: "stream_key"}})
+			api.streamKeyTaken(w, orgID)
 			return
 		case err != nil:
 			api.storeFailed(w, "create alias", err)
@@ -319,8 +347,78 @@ func (api *API) create(w http.ResponseWriter, r *http.Request) {
 	api.storeFailed(w, "create alias", errors.New("no free alias ID after several attempts"))
 }
 
+// streamKeyProbe is the limiter's bucket for an organization's stream keys
+// that another alias already has: each such answer tells that some alias,
+// maybe another organization's, publishes with that key.
+const streamKeyProbe = "\x00stream_key_taken"
+
+// probingKeys reports whether the organization has had too many stream
+// keys refused as taken, and if so answers 429: at one probe a request, an
+// organization could otherwise search other organizations' keys.
+func (api *API) probingKeys(w http.ResponseWriter, orgID string) bool {
+	retry, blocked := api.Gate.Throttled(orgID, streamKeyProbe)
+	if !blocked {
+		return false
+	}
+	api.Logger.Info("alias API request refused", zap.String("org", orgID), zap.String("reason", gate.ReasonThrottled.String()))
+	gate.WriteRefusal(w, &gate.Decision{Reason: gate.ReasonThrottled, RetryAfter: retry})
+	return true
+}
+
+// streamKeyTaken answers that the stream key is another alias's, and
+// counts it against the organization.
+func (api *API) streamKeyTaken(w http.ResponseWriter, orgID string) {
+	api.Gate.Failed(orgID, streamKeyProbe)
+	gate.WriteJSON(w, http.StatusBadRequest, gate.ErrorBody{Errors: gate.ErrorDetail{
+		Detail: `"stream_key" is already used by another alias`, Code: "stream_key_taken", Field: "stream_key"}})
+}
+
+// generate is what a create or update asks the server to generate: a
+// strong stream key or jwt_secret, shown in the answer like any field.
+type generate struct {
+	streamKey, jwtSecret bool
+}
+
+// generation reads ?generate=stream_key,jwt_secret (a list, or the
+// parameter repeated); on a bad value it has answered 400.
+func generation(w http.ResponseWriter, r *http.Request) (generate, bool) {
+	var gen generate
+	for _, v := range r.URL.Query()["generate"] {
+		for field := range strings.SplitSeq(v, ",") {
+			switch field {
+			case "stream_key":
+				gen.streamKey = true
+			case "jwt_secret":
+				gen.jwtSecret = true
+			default:
+				gate.WriteError(w, http.StatusBadRequest, "invalid_query", `"generate" takes stream_key and jwt_secret, not `+strconv.Quote(field))
+				return gen, false
+			}
+		}
+	}
+	return gen, true
+}
+
+// conflict refuses a body that sets a field it also asks to generate.
+func (gen generate) conflict(streamKey, jwtSecret bool) error {
+	for _, f := range []struct {
+		name          string
+		generate, set bool
+	}{{"stream_key", gen.streamKey, streamKey}, {"jwt_secret", gen.jwtSecret, jwtSecret}} {
+		if f.generate && f.set {
+			return &alias.InputError{Status: http.StatusBadRequest, Code: "invalid_field", Field: f.name,
+				Detail: strconv.Quote(f.name) + " is both given and asked to be generated: send one or the other"}
+		}
+	}
+	return nil
+}
+
 func (api *API) update(w http.ResponseWriter, r *http.Request, id string) {
 	orgID, ok := api.organization(w, r)
+	if !ok {
+		return
+	}
+	gen, ok := generation(w, r)
 	if !ok {
 		return
 	}
@@ -329,6 +427,9 @@ func (api *API) update(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	p, err := alias.DecodeUpdate(body, api.Rules, api.Gate.Time())
+	if err == nil {
+		err = gen.conflict(p.StreamKey.Set, p.JWTSecret.Set)
+	}
 	if err != nil {
 		writeInputError(w, err)
 		return
@@ -337,22 +438,36 @@ func (api *API) update(w http.ResponseWriter, r *http.Request, id string) {
 		gate.WriteError(w, http.StatusBadRequest, "alias_not_found", "alias not found")
 		return
 	}
-	ctx, cancel := api.storeContext(r)
-	defer cancel()
-	a, err := api.Store.UpdateAlias(ctx, orgID, id, p)
-	switch {
-	case errors.Is(err, alias.ErrNotFound):
-		gate.WriteError(w, http.StatusBadRequest, "alias_not_found", "alias not found")
-		return
-	case errors.Is(err, alias.ErrStreamKeyTaken):
-		gate.WriteJSON(w, http.StatusBadRequest, gate.ErrorBody{Errors: gate.ErrorDetail{Detail: `"stream_key" is already used by another alias`, Code: "stream_key_taken", Field: "stream_key"}})
-		return
-	case err != nil:
-		api.storeFailed(w, "update alias", err)
+	if p.StreamKey.Value != "" && api.probingKeys(w, orgID) {
 		return
 	}
-	api.Logger.Info("alias updated", zap.String("alias", a.ID), zap.String("org", orgID), zap.Int64("version", a.Version))
-	writeData(w, http.StatusOK, viewOf(&a, alias.RoleOwner))
+	if gen.jwtSecret {
+		p.JWTSecret = alias.Field{Set: true, Value: alias.NewJWTSecret()}
+	}
+	ctx, cancel := api.storeContext(r)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		if gen.streamKey {
+			p.StreamKey = alias.Field{Set: true, Value: alias.NewStreamKey()}
+		}
+		a, err := api.Store.UpdateAlias(ctx, orgID, id, p)
+		switch {
+		case errors.Is(err, alias.ErrNotFound):
+			gate.WriteError(w, http.StatusBadRequest, "alias_not_found", "alias not found")
+			return
+		case errors.Is(err, alias.ErrStreamKeyTaken) && gen.streamKey && attempt < idAttempts:
+			continue
+		case errors.Is(err, alias.ErrStreamKeyTaken):
+			api.streamKeyTaken(w, orgID)
+			return
+		case err != nil:
+			api.storeFailed(w, "update alias", err)
+			return
+		}
+		api.Logger.Info("alias updated", zap.String("alias", a.ID), zap.String("org", orgID), zap.Int64("version", a.Version))
+		writeData(w, http.StatusOK, viewOf(&a, alias.RoleOwner))
+		return
+	}
 }
 
 func (api *API) remove(w http.ResponseWriter, r *http.Request, id string) {

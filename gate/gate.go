@@ -248,7 +248,7 @@ func (g *Gate) authenticate(ctx context.Context, a *alias.Alias, c Credential, n
 	kind := c.Kind
 	if kind == KindBearer {
 		switch {
-		case LooksLikeJWT(c.Value):
+		case alias.LooksLikeJWT(c.Value):
 			kind = KindJWT
 		case strings.HasPrefix(c.Value, alias.OrgTokenPrefix):
 			return g.owner(ctx, a, c.Value)
@@ -356,6 +356,24 @@ func (g *Gate) sessions() *SessionSigner {
 	}
 	g.signer.CompareAndSwap(nil, NewSessionSigner(key))
 	return g.signer.Load()
+}
+
+// Throttled reports whether who has used up its failures at what, and for
+// how long it must wait: the gate's limiter also counts guesses that are
+// not credentials, such as an organization probing which stream keys
+// other organizations use. what must not be an alias ID.
+func (g *Gate) Throttled(who, what string) (time.Duration, bool) {
+	if g.Limiter == nil {
+		return 0, false
+	}
+	return g.Limiter.Blocked(who, what, g.now())
+}
+
+// Failed counts a failed guess of who at what; see Throttled.
+func (g *Gate) Failed(who, what string) {
+	if g.Limiter != nil {
+		g.Limiter.Fail(who, what, g.now())
+	}
 }
 
 // Time is the gate's clock, which its decisions' expiries are measured by.

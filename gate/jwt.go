@@ -305,18 +305,3 @@ func (v *JWTVerifier) expiry(c *claims) (time.Time, Reason) {
 	}
 	return expiry, 0
 }
-
-// LooksLikeJWT reports whether s has the shape of a compact JWS: three
-// base64url segments, the first a JSON object.
-func LooksLikeJWT(s string) bool {
-	if !strings.HasPrefix(s, "eyJ") || strings.Count(s, ".") != 2 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/linkgate/linkgate/alias"
 	"github.com/linkgate/linkgate/gate"
 )
 
@@ -59,7 +60,7 @@ func parseMediaMTX(body []byte, prefix string, allow []string) (Request, error) 
 		// RTSP, RTMP and SRT readers have only the password to carry a
 		// JWT, and MediaMTX's own JWT mode reads it there too.
 		kind := gate.KindPasscode
-		if gate.LooksLikeJWT(m.Password) {
+		if alias.LooksLikeJWT(m.Password) {
 			kind = gate.KindJWT
 		}
 		c.field(kind, m.Password)

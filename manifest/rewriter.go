@@ -309,6 +309,13 @@ func (c *cursor) next() byte {
 	return b
 }
 
+// doubleSlash consumes the next two characters and reports whether both
+// are slashes: what starts an authority.
+func (c *cursor) doubleSlash() bool {
+	first := slash(c.next())
+	return first && slash(c.next())
+}
+
 // slash is a path separator as the WHATWG URL parser sees it in http(s)
 // URLs, where a backslash counts as a slash.
 func slash(c byte) bool { return c == '/' || c == '\\' }
@@ -343,7 +350,7 @@ func (u *uris) place(p *uri, base place) place {
 		switch {
 		case n == len("http") && string(scheme[:n]) == "http",
 			n == len("https") && string(scheme[:n]) == "https":
-			if slash(c.next()) && slash(c.next()) && string(scheme[:n]) == u.scheme {
+			if c.doubleSlash() && string(scheme[:n]) == u.scheme {
 				return u.authority(&c)
 			}
 			return foreign
@@ -352,7 +359,7 @@ func (u *uris) place(p *uri, base place) place {
 		}
 	}
 	c = cursor{u: u, s: p.s, i: p.start, end: p.end}
-	if slash(c.next()) && slash(c.next()) {
+	if c.doubleSlash() {
 		if u.scheme == "" {
 			return foreign
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -75,6 +76,32 @@ const siteRoutes = `
 		alias_auth conference
 		reverse_proxy %[1]s
 	}
+	handle /publish/* {
+		alias_auth live {
+			require publish
+		}
+		reverse_proxy %[1]s
+	}
+	handle /host/* {
+		alias_auth live {
+			require host
+		}
+		reverse_proxy %[1]s
+	}
+	handle /always/* {
+		alias_auth live {
+			secure_cookies always
+		}
+		reverse_proxy %[1]s
+	}
+	handle /hooks/mediamtx {
+		alias_hooks mediamtx
+	}
+	handle /hooks/mediamtx-live {
+		alias_hooks mediamtx {
+			path_prefix live
+		}
+	}
 `
 
 func newServer(t *testing.T) *server {
@@ -89,6 +116,11 @@ func newServer(t *testing.T) *server {
 	linkgate {
 		database %s
 	}
+	# A load balancer in front terminates TLS and says so.
+	servers {
+		trusted_proxies static 127.0.0.1/32
+		%s
+	}
 }
 
 http://127.0.0.1:%d {
@@ -97,7 +129,7 @@ http://127.0.0.1:%d {
 	%s
 	respond "fallthrough" %d
 }
-`, testcaddy.GlobalOptions(filepath.Join(dir, "storage")), s.db, port, fmt.Sprintf(siteRoutes, s.up.host), fallthroughStatus)
+`, testcaddy.GlobalOptions(filepath.Join(dir, "storage")), s.db, exampleTimeouts(t), port, fmt.Sprintf(siteRoutes, s.up.host), fallthroughStatus)
 	s.proc = testcaddy.Run(t, s.bin, "linkgate", string(caddyfile.Format([]byte(text))))
 	s.proc.WaitReady(t, func() bool {
 		r, err := http.Get(s.base + "/")
@@ -110,6 +142,24 @@ http://127.0.0.1:%d {
 	s.token = s.newOrg(t, "acme")
 	s.otherToken = s.newOrg(t, "rival")
 	return s
+}
+
+// exampleTimeouts is the timeouts block of the root Caddyfile's servers
+// option, which the README tells operators to keep: the server here runs
+// with exactly those timeouts.
+func exampleTimeouts(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("../../Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	start := strings.Index(text, "timeouts {")
+	if start < 0 {
+		t.Fatal("the root Caddyfile sets no server timeouts")
+	}
+	end := strings.Index(text[start:], "}")
+	return text[start : start+end+1]
 }
 
 // newOrg creates an organization with the binary's CLI and returns its
@@ -186,10 +236,16 @@ func do(t *testing.T, req *http.Request) reply {
 // members and returns its ID; the expiry is a day away unless given.
 func (s *server) createAlias(t *testing.T, members string) string {
 	t.Helper()
+	return s.createAliasOf(t, s.token, members)
+}
+
+// createAliasOf is createAlias for the organization of token.
+func (s *server) createAliasOf(t *testing.T, token, members string) string {
+	t.Helper()
 	if !strings.Contains(members, `"expired_at"`) {
 		members += fmt.Sprintf(`,"expired_at":%d`, time.Now().Add(24*time.Hour).Unix())
 	}
-	r := s.send(t, http.MethodPost, "/organization/api/v1/alias/create", "{"+members+"}", "Authorization", s.token)
+	r := s.send(t, http.MethodPost, "/organization/api/v1/alias/create", "{"+members+"}", "Authorization", token)
 	var v struct{ Data struct{ ID string } }
 	if r.status != http.StatusCreated || json.Unmarshal([]byte(r.body), &v) != nil {
 		t.Fatalf("creating an alias {%s}: %d %s", members, r.status, r.body)
@@ -252,4 +308,10 @@ func (u *upstream) count(part string) int {
 		}
 	}
 	return n
+}
+
+// testPoll polls cond for up to 10 s.
+func testPoll(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	testcaddy.PollUntil(t, 10*time.Second, what, cond)
 }

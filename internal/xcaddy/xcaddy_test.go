@@ -118,6 +118,9 @@ func localModules(args []string) []string {
 
 func TestXcaddyBuild(t *testing.T) {
 	if os.Getenv("LINKGATE_XCADDY") != "1" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI is set but LINKGATE_XCADDY is not: CI must build xcaddy.txt (.ci/run sets both)")
+		}
 		t.Skip("set LINKGATE_XCADDY=1 to run xcaddy.txt (a full Caddy build from the Go module proxy, minutes the first time); .ci/run sets it")
 	}
 	dir, err := filepath.Abs(root)
