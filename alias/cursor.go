@@ -27,12 +27,13 @@ func (c Cursor) Encode() string {
 }
 
 // DecodeCursor parses a cursor made by Encode; ok is false for anything
-// else.
+// else, including another spelling of the same bytes (base64 trailing
+// bits), so that a cursor is one string, not many.
 func DecodeCursor(s string) (c Cursor, ok bool) {
 	if len(s) > base64.RawURLEncoding.EncodedLen(9+MaxIDLength) {
 		return c, false
 	}
-	buf, err := base64.RawURLEncoding.DecodeString(s)
+	buf, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(buf) < 10 || buf[0] != cursorVersion {
 		return c, false
 	}

@@ -2,15 +2,20 @@ package aliasapi_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
 	"github.com/linkgate/linkgate/alias"
@@ -18,7 +23,7 @@ import (
 	"github.com/linkgate/linkgate/gate"
 	"github.com/linkgate/linkgate/internal/pgtest"
 	"github.com/linkgate/linkgate/node"
-	"github.com/linkgate/linkgate/store/pgstore"
+	_ "github.com/linkgate/linkgate/store/sqlitestore"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -26,31 +31,79 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // env is the API on a fresh database with two organizations.
 type env struct {
 	t        *testing.T
+	kind     string
 	url      string
-	store    *pgstore.Store
+	store    alias.Store
 	node     *node.Node
 	org      string
 	token    string
 	otherOrg string
 	other    string
+	// exec runs SQL on the database behind the API's back; "?" is the
+	// parameter, on both stores.
+	exec func(query string, args ...any)
 }
 
-func newEnv(t *testing.T) *env {
+// stores are the two databases the API runs on: every test of this file
+// runs on each, as the default is the embedded store and several nodes
+// need PostgreSQL.
+var stores = []string{"sqlite", "postgres"}
+
+// onBothStores runs test on the API over each store.
+func onBothStores(t *testing.T, test func(t *testing.T, e *env)) {
+	for _, kind := range stores {
+		t.Run(kind, func(t *testing.T) { test(t, newEnv(t, kind)) })
+	}
+}
+
+func newEnv(t *testing.T, kind string) *env {
 	t.Helper()
-	dsn := pgtest.DB(t)
-	s, err := pgstore.Open(dsn)
-	if err != nil {
-		t.Fatal(err)
+	var db node.Database
+	var exec func(query string, args ...any)
+	switch kind {
+	case "postgres":
+		dsn := pgtest.DB(t)
+		db = node.Database{Postgres: true, DSN: dsn}
+		exec = func(query string, args ...any) {
+			t.Helper()
+			conn, err := pgx.Connect(context.Background(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close(context.Background())
+			n := 0
+			query = regexp.MustCompile(`\?`).ReplaceAllStringFunc(query, func(string) string { n++; return "$" + strconv.Itoa(n) })
+			if _, err := conn.Exec(context.Background(), query, args...); err != nil {
+				t.Fatal(err)
+			}
+		}
+	default:
+		path := filepath.Join(t.TempDir(), "linkgate.db")
+		db = node.Database{DSN: path}
+		exec = func(query string, args ...any) {
+			t.Helper()
+			conn, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := conn.Exec(query, args...); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	t.Cleanup(s.Close)
-	if err := s.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	n, err := node.New(node.Config{Database: node.Database{Postgres: true, DSN: dsn}}, node.Events{}, nil)
+	n, err := node.New(node.Config{Database: db}, node.Events{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
+	if err := n.Start(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	s, err := n.Backend()
+	if err != nil {
+		t.Fatal(err)
+	}
 	api := &aliasapi.API{
 		Store: n.Catalog(),
 		Gate: &gate.Gate{
@@ -72,7 +125,7 @@ func newEnv(t *testing.T) *env {
 		api.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	e := &env{t: t, url: srv.URL, store: s, node: n}
+	e := &env{t: t, kind: kind, url: srv.URL, store: s, node: n, exec: exec}
 	e.org, e.token = e.newOrg("acme")
 	e.otherOrg, e.other = e.newOrg("rival")
 	return e
@@ -162,8 +215,11 @@ func (e *env) create(fields string) map[string]any {
 // expire moves an alias's expiry into the past, as time would.
 func (e *env) expire(id string) {
 	e.t.Helper()
-	if _, err := e.store.Pool().Exec(context.Background(), "UPDATE aliases SET expired_at = now() - interval '1 minute' WHERE id = $1", id); err != nil {
-		e.t.Fatal(err)
+	past := time.Now().Add(-time.Minute)
+	if e.kind == "postgres" {
+		e.exec("UPDATE aliases SET expired_at = ? WHERE id = ?", past, id)
+	} else {
+		e.exec("UPDATE aliases SET expired_at = ? WHERE id = ?", past.UnixMicro(), id)
 	}
 	// Written behind the node's back: its caches must not answer for it.
 	e.node.Flush()
@@ -193,8 +249,9 @@ func secrets(d map[string]any) [3]any {
 	return [3]any{d["passcode"], d["jwt_secret"], d["stream_key"]}
 }
 
-func TestCreate(t *testing.T) {
-	e := newEnv(t)
+func TestCreate(t *testing.T) { onBothStores(t, testCreate) }
+
+func testCreate(t *testing.T, e *env) {
 	d := e.create(`"type":"live","name":"Launch","passcode":"open-sesame","jwt_secret":"` + secret + `","stream_key":"` + streamKey + `"`)
 	checkShape(t, d)
 	if id, _ := d["id"].(string); len(id) != 12 || strings.Trim(id, "abcdefghijklmnopqrstuvwxyz0123456789") != "" {
@@ -213,8 +270,9 @@ func TestCreate(t *testing.T) {
 	}
 }
 
-func TestCreateRefusals(t *testing.T) {
-	e := newEnv(t)
+func TestCreateRefusals(t *testing.T) { onBothStores(t, testCreateRefusals) }
+
+func testCreateRefusals(t *testing.T, e *env) {
 	e.create(`"type":"live","stream_key":"` + streamKey + `"`)
 	tests := []struct {
 		name   string
@@ -265,8 +323,9 @@ func TestCreateRefusals(t *testing.T) {
 	}
 }
 
-func TestRetrieveWhoSeesWhat(t *testing.T) {
-	e := newEnv(t)
+func TestRetrieveWhoSeesWhat(t *testing.T) { onBothStores(t, testRetrieveWhoSeesWhat) }
+
+func testRetrieveWhoSeesWhat(t *testing.T, e *env) {
 	full := `,"passcode":"open-sesame","jwt_secret":"` + secret + `","stream_key":"` + streamKey + `"`
 	protected := e.create(`"type":"live"` + full)["id"].(string)
 	public := e.create(`"type":"conference","name":"Open room"`)["id"].(string)
@@ -346,8 +405,9 @@ func mistype(token string) string {
 	return token[:len(token)-1] + last
 }
 
-func TestListPagination(t *testing.T) {
-	e := newEnv(t)
+func TestListPagination(t *testing.T) { onBothStores(t, testListPagination) }
+
+func testListPagination(t *testing.T, e *env) {
 	var ids []string
 	for i := range 5 {
 		typ := "live"
@@ -426,8 +486,9 @@ func TestListPagination(t *testing.T) {
 	}
 }
 
-func TestListDefaultLimit(t *testing.T) {
-	e := newEnv(t)
+func TestListDefaultLimit(t *testing.T) { onBothStores(t, testListDefaultLimit) }
+
+func testListDefaultLimit(t *testing.T, e *env) {
 	for range aliasapi.DefaultListLimit + 1 {
 		e.create(`"type":"live"`)
 	}
@@ -437,8 +498,9 @@ func TestListDefaultLimit(t *testing.T) {
 	}
 }
 
-func TestUpdate(t *testing.T) {
-	e := newEnv(t)
+func TestUpdate(t *testing.T) { onBothStores(t, testUpdate) }
+
+func testUpdate(t *testing.T, e *env) {
 	d := e.create(`"type":"live","name":"Before","passcode":"open-sesame","stream_key":"` + streamKey + `"`)
 	id := d["id"].(string)
 	taken := e.create(`"type":"live","stream_key":"sk-taken-0123456789"`)["id"].(string)
@@ -497,8 +559,9 @@ func TestUpdate(t *testing.T) {
 	}
 }
 
-func TestDelete(t *testing.T) {
-	e := newEnv(t)
+func TestDelete(t *testing.T) { onBothStores(t, testDelete) }
+
+func testDelete(t *testing.T, e *env) {
 	id := e.create(`"type":"live","passcode":"open-sesame"`)["id"].(string)
 	if r := e.do("DELETE", "/organization/api/v1/alias/delete/"+id, e.other, ""); r.status != 404 {
 		t.Fatalf("another organization deleting: %d", r.status)
@@ -518,8 +581,9 @@ func TestDelete(t *testing.T) {
 	}
 }
 
-func TestRoutingAndMethods(t *testing.T) {
-	e := newEnv(t)
+func TestRoutingAndMethods(t *testing.T) { onBothStores(t, testRoutingAndMethods) }
+
+func testRoutingAndMethods(t *testing.T, e *env) {
 	tests := []struct {
 		method, path string
 		status       int
@@ -558,8 +622,9 @@ func TestRoutingAndMethods(t *testing.T) {
 	}
 }
 
-func TestResponsesAreNotCached(t *testing.T) {
-	e := newEnv(t)
+func TestResponsesAreNotCached(t *testing.T) { onBothStores(t, testResponsesAreNotCached) }
+
+func testResponsesAreNotCached(t *testing.T, e *env) {
 	id := e.create(`"type":"live"`)["id"].(string)
 	r := e.do("GET", "/api/v1/alias/"+id, e.token, "")
 	if r.header.Get("Cache-Control") != "no-store" {

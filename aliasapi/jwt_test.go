@@ -35,8 +35,9 @@ func signEmptyKey(t *testing.T, claims jwt.MapClaims) string {
 	return unsigned + "." + enc.EncodeToString(mac.Sum(nil))
 }
 
-func TestRetrieveWithJWT(t *testing.T) {
-	e := newEnv(t)
+func TestRetrieveWithJWT(t *testing.T) { onBothStores(t, testRetrieveWithJWT) }
+
+func testRetrieveWithJWT(t *testing.T, e *env) {
 	const passcode = "open-sesame"
 	id := e.create(`"type":"conference","passcode":"` + passcode + `","jwt_secret":"` + secret + `","stream_key":"` + streamKey + `"`)["id"].(string)
 	other := e.create(`"type":"conference","jwt_secret":"` + strings.Repeat("z", 32) + `"`)["id"].(string)

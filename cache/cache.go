@@ -254,12 +254,15 @@ func (c *Cache[V]) miss(ctx context.Context, key string, e *entry[V], now int64)
 		c.stats.negativeHits.Add(1)
 		return zero, c.notFound
 	}
-	c.stats.misses.Add(1)
 	if e != nil && now < e.retryAt.Load() && now < e.stale {
+		c.stats.misses.Add(1)
 		c.stats.staleServed.Add(1)
 		return e.value, nil
 	}
 	ch := c.group.Load().DoChan(key, func() (any, error) { return c.fetch(key) })
+	// Counted once the Get has joined the load: every miss counted is then
+	// a Get that the running load, or a later one, answers.
+	c.stats.misses.Add(1)
 	// With a stale value at hand, a store that does not answer at once
 	// must not hold the request for the whole LoadTimeout: the value is
 	// served after staleWait while the load goes on. A store that answers

@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 var (
@@ -373,8 +374,8 @@ func TestMissStorm(t *testing.T) {
 	s.put("abc", value{V: "v1"})
 	var c *Cache[value]
 	load := func(ctx context.Context, key string) (value, error) {
-		// Hold the load until every Get has counted its miss, and a little
-		// longer, so that the last of them get from there to joining it.
+		// Hold the load until every Get has counted its miss, which a Get
+		// does once it has joined the load.
 		for c.Stats().Misses < n {
 			select {
 			case <-ctx.Done():
@@ -382,7 +383,6 @@ func TestMissStorm(t *testing.T) {
 			case <-time.After(time.Millisecond):
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
 		return s.load(ctx, key)
 	}
 	c, err := New(Config{MaxEntries: 1000, LoadTimeout: time.Minute}, load, Options[value]{NotFound: errNotFound})
@@ -471,7 +471,7 @@ func TestLoadTimeout(t *testing.T) {
 
 // Close ends every goroutine the cache started, loads included.
 func TestClose(t *testing.T) {
-	before := runtime.NumGoroutine()
+	before := goleak.IgnoreCurrent()
 	s := newStore()
 	s.put("abc", value{V: "v1"})
 	c, err := New(Config{MaxEntries: 1000, LoadTimeout: time.Hour}, s.load, Options[value]{NotFound: errNotFound})
@@ -500,7 +500,9 @@ func TestClose(t *testing.T) {
 	c.Flush()
 	c.Wait()
 	c.Close()
-	waitFor(t, func() bool { return runtime.NumGoroutine() <= before })
+	// goleak retries until the goroutines are gone or its deadline passes,
+	// and names any that stay.
+	goleak.VerifyNone(t, before)
 }
 
 // Under concurrent changes, a Get that starts after a change was announced

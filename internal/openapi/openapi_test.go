@@ -457,6 +457,11 @@ func TestResponsesMatchDocument(t *testing.T) {
 	doomed := e.create(t, e.token, `"type":"live"`)
 	foreign := e.create(t, e.other, `"type":"live","name":"Theirs"`)
 	guessed := e.create(t, e.token, `"type":"live","passcode":"open-sesame"`)
+	// The other organization probes stream keys until it is throttled.
+	prober := e.create(t, e.other, `"type":"live"`)
+	for range gate.DefaultFailureLimit {
+		e.send(t, exchange{method: http.MethodPost, path: "/organization/api/v1/alias/update/" + prober, auth: e.other, body: `{"stream_key":"` + streamKey + `"}`})
+	}
 	for range gate.DefaultFailureLimit {
 		e.send(t, exchange{method: http.MethodGet, path: "/api/v1/alias/" + guessed + "?passcode=guess"})
 	}
@@ -535,6 +540,13 @@ func TestResponsesMatchDocument(t *testing.T) {
 		{name: "create/expired_at in the past", method: post, path: create, auth: e.token, body: `{"type":"live","expired_at":1737456308}`, status: 400, code: "invalid_field"},
 		{name: "create/type missing", method: post, path: create, auth: e.token, body: body(`{"expired_at":FUTURE}`), status: 400, code: "missing_field", request: invalid},
 		{name: "create/expired_at missing", method: post, path: create, auth: e.token, body: `{"type":"live"}`, status: 400, code: "missing_field", request: invalid},
+		{name: "create/generated secrets", method: post, path: create + "?generate=stream_key,jwt_secret", auth: e.token, status: created,
+			body: body(`{"type":"live","expired_at":FUTURE}`)},
+		{name: "create/generate of another field", method: post, path: create + "?generate=passcode", auth: e.token, body: body(`{"type":"live","expired_at":FUTURE}`), status: 400, code: "invalid_query", request: invalid},
+		{name: "create/stream key given and generated", method: post, path: create + "?generate=stream_key", auth: e.token, body: body(`{"type":"live","stream_key":"sk-both-0123456789","expired_at":FUTURE}`), status: 400, code: "invalid_field"},
+		{name: "create/stream key of a token's shape", method: post, path: create, auth: e.token, body: body(`{"type":"live","stream_key":"lgo_0123456789abcdef","expired_at":FUTURE}`), status: 400, code: "invalid_field", request: invalid},
+		{name: "create/stream key with a leading space", method: post, path: create, auth: e.token, body: body(`{"type":"live","stream_key":" sk-0123456789abcdef","expired_at":FUTURE}`), status: 400, code: "invalid_field", request: invalid},
+		{name: "create/stream key after too many taken", method: post, path: create, auth: e.other, body: body(`{"type":"live","stream_key":"sk-free-0123456789","expired_at":FUTURE}`), status: 429, code: "too_many_failures"},
 		{name: "create/stream key taken", method: post, path: create, auth: e.token, body: body(`{"type":"live","stream_key":"` + streamKey + `","expired_at":FUTURE}`), status: 400, code: "stream_key_taken"},
 		{name: "create/unreadable body", garbled: true, method: post, path: create, auth: e.token, status: 400, code: "invalid_body", request: unchecked},
 		{name: "create/body over 64 KiB", method: post, path: create, auth: e.token, body: huge, status: 413, code: "body_too_large", request: invalid},
@@ -556,6 +568,9 @@ func TestResponsesMatchDocument(t *testing.T) {
 		{name: "update/unknown alias", method: post, path: update + unknown, auth: e.token, body: `{"name":"x"}`, status: 400, code: "alias_not_found"},
 		{name: "update/other organization's alias", method: post, path: update + foreign, auth: e.token, body: `{"name":"Mine now"}`, status: 400, code: "alias_not_found"},
 		{name: "update/malformed ID", method: post, path: update + malformed, auth: e.token, body: `{"name":"x"}`, status: 400, code: "alias_not_found", request: invalid},
+		{name: "update/generated stream key", method: post, path: update + editable + "?generate=stream_key", auth: e.token, body: `{}`, status: ok},
+		{name: "update/generate of another field", method: post, path: update + editable + "?generate=name", auth: e.token, body: `{}`, status: 400, code: "invalid_query", request: invalid},
+		{name: "update/stream key after too many taken", method: post, path: update + prober, auth: e.other, body: `{"stream_key":"sk-free-0123456789"}`, status: 429, code: "too_many_failures"},
 		{name: "update/stream key taken", method: post, path: update + editable, auth: e.token, body: `{"stream_key":"` + streamKey + `"}`, status: 400, code: "stream_key_taken"},
 		{name: "update/unreadable body", garbled: true, method: post, path: update + editable, auth: e.token, status: 400, code: "invalid_body", request: unchecked},
 		{name: "update/body over 64 KiB", method: post, path: update + editable, auth: e.token, body: huge, status: 413, code: "body_too_large", request: invalid},
