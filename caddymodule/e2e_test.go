@@ -293,12 +293,17 @@ func exerciseAPI(t *testing.T, base, token, otherToken string) {
 	})
 
 	t.Run("other paths pass on", func(t *testing.T) {
-		for _, path := range []string{"/", "/live/" + public["id"].(string), pathRetrieve + "abc/def", "/organization/api/v1/other"} {
+		for _, path := range []string{"/", "/live/" + public["id"].(string), "/api/v2/alias/abc"} {
 			r := do(t, http.MethodGet, base+path, token, "")
 			if r.status != fallthroughStatus || string(r.raw) != "fallthrough" {
 				t.Errorf("GET %s: %d %q, want the site's %d %q", path, r.status, r.raw, fallthroughStatus, "fallthrough")
 			}
 		}
+	})
+
+	t.Run("paths under the API's prefixes stay the API's", func(t *testing.T) {
+		wantError(t, do(t, http.MethodGet, base+pathRetrieve+"abc/def", token, ""), http.StatusNotFound, "alias_not_found")
+		wantError(t, do(t, http.MethodGet, base+"/organization/api/v1/other", token, ""), http.StatusNotFound, "not_found")
 	})
 
 	t.Run("wrong method", func(t *testing.T) {
