@@ -213,15 +213,18 @@ func (l *listener) session(ctx context.Context, reconnect bool) (listenedAt time
 	connCfg := l.connCfg.Copy()
 	connCfg.DialFunc = socks.dial
 
-	// ConnectTimeout bounds only the dial; a server that accepts and then
-	// says nothing must not hold the listener either.
-	setupCtx, cancel := context.WithTimeout(ctx, connCfg.ConnectTimeout)
-	defer cancel()
-	conn, err := pgx.ConnectConfig(setupCtx, connCfg)
+	// pgx gives each host of the DSN ConnectTimeout, from the dial to the
+	// target_session_attrs check, so that a host that accepts and then says
+	// nothing (a frozen primary) leaves the next one its turn: a deadline
+	// over the whole attempt would expire on the first host every time.
+	conn, err := pgx.ConnectConfig(ctx, connCfg)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("connecting: %w", withoutConfig(err))
 	}
 	defer l.close(ctx, conn, socks)
+	// Nor may the server that answered hold the listener in LISTEN.
+	setupCtx, cancel := context.WithTimeout(ctx, connCfg.ConnectTimeout)
+	defer cancel()
 	if _, err := conn.Exec(setupCtx, "LISTEN "+pgx.Identifier{Channel}.Sanitize()); err != nil {
 		return time.Time{}, fmt.Errorf("LISTEN: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"slices"
@@ -228,6 +229,56 @@ func TestListenNeverLogsTheDSN(t *testing.T) {
 			t.Errorf("log entry reveals the DSN: %s", line)
 		}
 	}
+}
+
+// TestListenPassesASilentHost gives the listener a DSN whose first host
+// accepts connections and never answers, as a server whose machine froze
+// does, and a working server second: the listener must reach the second.
+// connect_timeout is each host's, as libpq and pgx have it, not the whole
+// attempt's.
+func TestListenPassesASilentHost(t *testing.T) {
+	f := newFixture(t)
+	silent := newSilentServer(t)
+	u, err := url.Parse(f.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = silent + "," + u.Host
+	q := u.Query()
+	q.Set("connect_timeout", "1")
+	u.RawQuery = q.Encode()
+	r := startListener(t, u.String())
+	r.waitConnects(t, 1)
+	id := f.createAlias(t)
+	r.waitDeliveredSinceConnect(t, "alias:"+id)
+}
+
+// newSilentServer accepts TCP connections and reads from them, but never
+// writes a byte, and returns its address.
+func newSilentServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				io.Copy(io.Discard, c)
+			})
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	return ln.Addr().String()
 }
 
 // TestListenSurvivesServerRestart comes last: it takes the package's server
