@@ -176,7 +176,11 @@ func (l *listener) run(ctx context.Context) {
 				failures = 0
 			}
 		}
-		wait := backoff(failures, l.MinBackoff, l.MaxBackoff)
+		hi := l.MaxBackoff
+		if reachedStandby(err) {
+			hi = min(hi, max(standbyBackoff, l.MinBackoff))
+		}
+		wait := backoff(failures, l.MinBackoff, hi)
 		failures++
 		msg := "cache invalidation listener cannot connect"
 		if !listenedAt.IsZero() {
@@ -191,6 +195,21 @@ func (l *listener) run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// standbyBackoff caps the wait between attempts that reached a standby,
+// which target_session_attrs turned down as read-only: a failover is under
+// way, and the listener must be back on the promoted standby soon after it
+// takes writes (as the pool is, which connects on demand), not a backoff
+// grown through the whole failover later, during which changes made
+// through other nodes would go unheard. An attempt costs the standby one
+// short session.
+const standbyBackoff = 500 * time.Millisecond
+
+// reachedStandby tells whether a failed connect found a server that is up
+// but not the primary the DSN asks for.
+func reachedStandby(err error) bool {
+	return errors.Is(err, pgconn.ErrReadOnlyConnection) || errors.Is(err, pgconn.ErrStandbyConnection)
 }
 
 // backoff is the wait after the given number of consecutive failures:
@@ -230,11 +249,14 @@ func (l *listener) session(ctx context.Context, reconnect bool) (listenedAt time
 	}
 	cancel()
 	listenedAt = time.Now()
+	// With several hosts in the DSN, the one that took the listener: after
+	// a failover, the promoted standby.
+	server := zap.Stringer("server", conn.PgConn().Conn().RemoteAddr())
 	if reconnect {
-		l.log.Info("cache invalidation listener reconnected")
+		l.log.Info("cache invalidation listener reconnected", server)
 		l.OnReconnect()
 	} else {
-		l.log.Info("cache invalidation listener connected")
+		l.log.Info("cache invalidation listener connected", server)
 	}
 	l.OnConnect()
 
