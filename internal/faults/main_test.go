@@ -32,6 +32,9 @@ func TestFaults(t *testing.T) {
 	bin := testcaddy.BuildCaddy(t)
 	t.Run("failover", func(t *testing.T) { testFailover(t, bin) })
 	t.Run("killed node", func(t *testing.T) { testKilledNode(t, bin) })
+	t.Run("reloads under load", func(t *testing.T) { testReloads(t, bin) })
+	t.Run("sqlite killed while writing", func(t *testing.T) { testSQLiteKilled(t, bin) })
+	t.Run("sqlite with the CLI writing", func(t *testing.T) { testSQLiteCLI(t, bin) })
 }
 
 // API paths, as the seed documents them.
@@ -261,8 +264,8 @@ func (r reply) code() string {
 	return body.Errors.Code
 }
 
-// send makes one request with the given headers; body is sent as JSON
-// unless empty. An error means no answer came.
+// send makes one request with the given headers; a body is sent as JSON
+// unless header says otherwise. An error means no answer came.
 func send(c *http.Client, method, url string, header http.Header, body string) (reply, error) {
 	var rd io.Reader
 	if body != "" {
@@ -275,7 +278,7 @@ func send(c *http.Client, method, url string, header http.Header, body string) (
 	for k, v := range header {
 		req.Header[k] = v
 	}
-	if body != "" {
+	if body != "" && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.Do(req)
