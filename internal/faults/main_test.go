@@ -278,6 +278,10 @@ func send(c *http.Client, method, url string, header http.Header, body string) (
 	for k, v := range header {
 		req.Header[k] = v
 	}
+	// Go sends the request's Host field, not a Host header.
+	if host := header.Get("Host"); host != "" {
+		req.Host = host
+	}
 	if body != "" && req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
