@@ -23,9 +23,10 @@ const (
 	writesBack = 5 * time.Second
 	// propagation is how soon a change reaches every node's cache.
 	propagation = time.Second
-	// outage is how long the primary is down before the standby is promoted.
-	outage = 3 * time.Second
 )
+
+// outage is how long the primary is down before the standby is promoted.
+const outage = 3 * time.Second
 
 // listenerApplication is the application_name of a node's change-feed
 // connection, by which operators find it in pg_stat_activity.
@@ -269,7 +270,7 @@ func (ev *events) check(t *testing.T, what string, crashed, promoted time.Time) 
 }
 
 // writer is the organizers' load: worker w creates an alias, then updates
-// it, then creates the next, and so on, through the nodes in turn. Every
+// it, then creates the next, and so on, each pair through the next node. Every
 // update names the alias "w<worker>-<sequence>", so that the database
 // shows whether the last acknowledged update was kept.
 func writer(nodes []*node, token string, ev *events) func(w int) {
@@ -283,7 +284,7 @@ func writer(nodes []*node, token string, ev *events) func(w int) {
 		id, k := last[w], step[w]
 		step[w]++
 		mu.Unlock()
-		n := nodes[k%len(nodes)]
+		n := nodes[(k/2)%len(nodes)]
 		e := event{node: n.name, start: time.Now()}
 		var r reply
 		var err error
