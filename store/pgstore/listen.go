@@ -73,7 +73,9 @@ type ListenerConfig struct {
 	// connection. Default 2s.
 	PingTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the jittered, exponentially growing
-	// wait between connection attempts. Defaults 100ms and 10s.
+	// wait between connection attempts. Defaults 100ms and 10s. While the
+	// attempts reach a standby (a failover under way), the wait stays at
+	// most 500ms, or MinBackoff if that is longer.
 	MinBackoff, MaxBackoff time.Duration
 	// Logger receives connection losses and recoveries. It never sees the
 	// DSN, which may hold a password; only the server's host and port.
@@ -241,7 +243,7 @@ func (l *listener) session(ctx context.Context, reconnect bool) (listenedAt time
 		return time.Time{}, fmt.Errorf("connecting: %w", withoutConfig(err))
 	}
 	defer l.close(ctx, conn, socks)
-	// Nor may the server that answered hold the listener in LISTEN.
+	// The server that answered must not hold the listener in LISTEN either.
 	setupCtx, cancel := context.WithTimeout(ctx, connCfg.ConnectTimeout)
 	defer cancel()
 	if _, err := conn.Exec(setupCtx, "LISTEN "+pgx.Identifier{Channel}.Sanitize()); err != nil {
