@@ -121,7 +121,9 @@ loop:
 			break loop
 		case <-n.exited:
 			l.stop()
-			return errors.New("the node exited; its log: " + filepath.Join(work, "caddy.log"))
+			// The work directory goes when run returns: quote the log.
+			logged, _ := os.ReadFile(filepath.Join(work, "caddy.log"))
+			return fmt.Errorf("the node exited; the end of its log:\n%s", logged[max(0, len(logged)-4000):])
 		case <-reload.C:
 			reloads++
 			if err := site.reload(reloads); err != nil {
