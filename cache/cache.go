@@ -312,14 +312,19 @@ func (c *Cache[V]) fetch(key string) (any, error) {
 	c.stats.loads.Add(1)
 	v, err := c.load(ctx, key)
 	now := c.wallNow()
+	// ristretto applies writes asynchronously: each store waits until its
+	// write is visible, or a Get arriving between the end of this load and
+	// the write would load the key again.
 	switch {
 	case err == nil:
 		c.store(key, v, now, current)
+		c.values.Wait()
 		return v, nil
 	case errors.Is(err, c.notFound):
 		// The key is gone: its old value must not be served stale later.
 		c.values.Del(key)
 		c.storeNegative(key, now, current)
+		c.negative.Wait()
 		return nil, err
 	default:
 		c.stats.loadErrors.Add(1)

@@ -76,6 +76,15 @@ type Node struct {
 	// listening is closed once the change feed has connected for the
 	// first time.
 	listening chan struct{}
+	// ready is closed once the change feed listens, or Start gave up
+	// waiting for it: loads wait for it, since the feed's first connect
+	// drops everything cached before, and a request served before Start
+	// (Caddy starts its apps in no set order) would pay for its alias
+	// twice.
+	ready     chan struct{}
+	readyOnce sync.Once
+	// isReady is ready, read without a channel on the hit path.
+	isReady atomic.Bool
 
 	sessionKey   atomic.Pointer[[]byte]
 	sessionLoads singleflight.Group
@@ -84,7 +93,7 @@ type Node struct {
 }
 
 // New makes a node for cfg. It opens nothing: the database is reached on
-// Start or on the first request.
+// Start. Lookups wait until Start has started the change feed.
 func New(cfg Config, events Events, logger *zap.Logger) (*Node, error) {
 	if cfg.QueryTimeout <= 0 {
 		cfg.QueryTimeout = DefaultQueryTimeout
@@ -92,7 +101,7 @@ func New(cfg Config, events Events, logger *zap.Logger) (*Node, error) {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	n := &Node{cfg: cfg, events: events, logger: logger, listening: make(chan struct{})}
+	n := &Node{cfg: cfg, events: events, logger: logger, listening: make(chan struct{}), ready: make(chan struct{})}
 	cc := cache.Config{
 		MaxEntries:  cfg.CacheSize,
 		TTL:         cfg.CacheTTL,
@@ -181,11 +190,17 @@ func (n *Node) Close() error {
 // Alias returns an alias from the cache, loading it on a miss. The alias
 // is shared and must not be changed.
 func (n *Node) Alias(ctx context.Context, id string) (*alias.Alias, error) {
+	if err := n.waitReady(ctx); err != nil {
+		return nil, err
+	}
 	return n.aliases.Get(ctx, id)
 }
 
 // OrgByToken returns the organization of a token from the cache.
 func (n *Node) OrgByToken(ctx context.Context, h alias.TokenHash) (string, error) {
+	if err := n.waitReady(ctx); err != nil {
+		return "", err
+	}
 	return n.orgs.Get(ctx, hex.EncodeToString(h[:]))
 }
 
@@ -226,6 +241,21 @@ func (n *Node) Flush() {
 func (n *Node) Wait() {
 	n.aliases.Wait()
 	n.orgs.Wait()
+}
+
+// waitReady holds a lookup until the node has started its change feed.
+// It comes before the cache, not inside a load: a load that waited through
+// the feed's first flush would be thrown away as outdated, and made again.
+func (n *Node) waitReady(ctx context.Context) error {
+	if n.isReady.Load() {
+		return nil
+	}
+	select {
+	case <-n.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (n *Node) loadAlias(ctx context.Context, id string) (*alias.Alias, error) {
@@ -272,6 +302,10 @@ func (n *Node) storeError(err error) error {
 // Waiting keeps the first connect's flush (which covers changes made
 // before LISTEN) from dropping what the first requests cached.
 func (n *Node) startFeed(wait time.Duration) {
+	defer n.readyOnce.Do(func() {
+		n.isReady.Store(true)
+		close(n.ready)
+	})
 	if !n.cfg.Database.Postgres {
 		n.feedOnce.Do(n.startWatch)
 		return

@@ -131,6 +131,7 @@ func TestSessionKeyIsShared(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { other.Close() })
+			// Not started: the key is loaded on first use all the same.
 			a, b := n.SessionKey(), other.SessionKey()
 			if len(a) < 32 || string(a) != string(b) {
 				t.Errorf("session keys of %d and %d bytes, want one key of at least 32", len(a), len(b))
@@ -151,6 +152,9 @@ func TestStoreErrorsAreCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
+	if err := n.Start(t.Context(), false); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := n.Alias(t.Context(), "abcdefghijkl"); err == nil || err == alias.ErrNotFound {
 		t.Fatalf("lookup with the database down: %v, want an error", err)
 	}

@@ -187,6 +187,11 @@ func newAPI(t *testing.T, dsn string) *aliasapi.API {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
+	// Without migrating: the down database's node starts all the same, its
+	// change feed retrying in the background.
+	if err := n.Start(t.Context(), false); err != nil {
+		t.Fatal(err)
+	}
 	return &aliasapi.API{
 		Store: n.Catalog(),
 		Gate: &gate.Gate{

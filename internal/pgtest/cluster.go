@@ -47,8 +47,12 @@ type cluster struct {
 	dataDir  string
 	sockDir  string
 	logPath  string
+	bin      string // the directory of initdb, pg_basebackup and postgres
 	postgres string
 	port     int
+	// settings are more "name=value" server settings, after (and so over)
+	// pgtest's own.
+	settings []string
 	cred     *syscall.Credential // non-nil when we are root and must drop to "postgres"
 	lock     *os.File            // flock'ed for our lifetime; see removeStale
 
@@ -56,7 +60,29 @@ type cluster struct {
 	server *proc      // the running postgres; nil while stopped
 }
 
-func startCluster() (*cluster, error) {
+// startCluster creates a cluster with initdb and starts it, with settings
+// over pgtest's own.
+func startCluster(settings ...string) (*cluster, error) {
+	c, err := newCluster(settings)
+	if err != nil {
+		return nil, err
+	}
+	// --locale=C keeps collation and messages identical on every machine
+	// whatever its LANG, and works without any locales installed.
+	if err := c.run("initdb", "-D", c.dataDir, "--auth=trust", "-U", "postgres",
+		"--encoding=UTF8", "--locale=C", "--no-sync"); err != nil {
+		c.destroy()
+		return nil, err
+	}
+	if err := c.startOnFreePort(); err != nil {
+		c.destroy()
+		return nil, err
+	}
+	return c, nil
+}
+
+// newCluster lays out the temp directory of a cluster still to be created.
+func newCluster(settings []string) (*cluster, error) {
 	initdb, postgres, err := findBinaries()
 	if err != nil {
 		return nil, err
@@ -67,6 +93,11 @@ func startCluster() (*cluster, error) {
 		if cred, err = postgresCredential(); err != nil {
 			return nil, err
 		}
+	}
+	// The other programs of the same version are next to initdb proper,
+	// not next to a link to it on PATH.
+	if real, err := filepath.EvalSymlinks(initdb); err == nil {
+		initdb = real
 	}
 	removeStale()
 
@@ -79,32 +110,21 @@ func startCluster() (*cluster, error) {
 		dataDir:  filepath.Join(dir, "data"),
 		sockDir:  filepath.Join(dir, "sock"),
 		logPath:  filepath.Join(dir, "postgres.log"),
+		bin:      filepath.Dir(initdb),
 		postgres: postgres,
+		settings: settings,
 		cred:     cred,
 	}
-	if err := c.create(initdb); err != nil {
-		c.destroy()
-		return nil, err
-	}
-	// Retried because the free port we picked may be grabbed by a parallel
-	// test binary before postgres binds it.
-	for try := 1; ; try++ {
-		if c.port, err = freePort(); err != nil {
-			break
-		}
-		if err = c.start(); err == nil || !errors.Is(err, errPortTaken) || try == startTries {
-			break
-		}
-	}
-	if err != nil {
+	if err := c.lockDir(); err != nil {
 		c.destroy()
 		return nil, err
 	}
 	return c, nil
 }
 
-// create lays out the temp directory and runs initdb.
-func (c *cluster) create(initdb string) error {
+// lockDir takes the directory's lock and hands the directory to the user
+// postgres runs as.
+func (c *cluster) lockDir() error {
 	var err error
 	if c.lock, err = os.Create(filepath.Join(c.dir, lockName)); err != nil {
 		return err
@@ -115,22 +135,23 @@ func (c *cluster) create(initdb string) error {
 	if err := os.Mkdir(c.sockDir, 0o700); err != nil {
 		return err
 	}
-	if c.cred != nil {
-		err := filepath.WalkDir(c.dir, func(path string, _ os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			return os.Lchown(path, int(c.cred.Uid), int(c.cred.Gid))
-		})
+	if c.cred == nil {
+		return nil
+	}
+	return filepath.WalkDir(c.dir, func(path string, _ os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-	}
+		return os.Lchown(path, int(c.cred.Uid), int(c.cred.Gid))
+	})
+}
+
+// run runs one of the PostgreSQL programs next to initdb, as the user
+// postgres runs as, to its end.
+func (c *cluster) run(program string, args ...string) error {
+	path := filepath.Join(c.bin, program)
 	var out bytes.Buffer
-	// --locale=C keeps collation and messages identical on every machine
-	// whatever its LANG, and works without any locales installed.
-	cmd := exec.Command(initdb, "-D", c.dataDir, "--auth=trust", "-U", "postgres",
-		"--encoding=UTF8", "--locale=C", "--no-sync")
+	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	c.prepare(cmd)
 	p, err := startTied(cmd)
@@ -139,9 +160,24 @@ func (c *cluster) create(initdb string) error {
 		err = p.err
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %v\n%s", initdb, err, tail(out.Bytes()))
+		return fmt.Errorf("%s: %v\n%s", path, err, tail(out.Bytes()))
 	}
 	return nil
+}
+
+// startOnFreePort starts the cluster on a port nothing listens on. It is
+// retried because the free port we picked may be grabbed by a parallel test
+// binary before postgres binds it.
+func (c *cluster) startOnFreePort() error {
+	var err error
+	for try := 1; ; try++ {
+		if c.port, err = freePort(); err != nil {
+			return err
+		}
+		if err = c.start(); err == nil || !errors.Is(err, errPortTaken) || try == startTries {
+			return err
+		}
+	}
 }
 
 // errPortTaken means another process owns the port, so a new port may help.
@@ -161,12 +197,17 @@ func (c *cluster) start() error {
 	// Errors quote only this run's part of the log, which is appended to
 	// across StopServer/StartServer.
 	logStart, _ := logf.Seek(0, io.SeekEnd)
-	cmd := exec.Command(c.postgres, "-D", c.dataDir, "-p", strconv.Itoa(c.port),
+	args := []string{"-D", c.dataDir, "-p", strconv.Itoa(c.port),
 		"-c", "listen_addresses=127.0.0.1", "-k", c.sockDir,
 		// Durability is pointless for throw-away data and costs the most time.
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
 		// Test packages run many parallel tests, each with its own pool.
-		"-c", "max_connections=200")
+		"-c", "max_connections=200"}
+	// A setting given twice takes its last value.
+	for _, s := range c.settings {
+		args = append(args, "-c", s)
+	}
+	cmd := exec.Command(c.postgres, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	c.prepare(cmd)
 	p, err := startTied(cmd)
@@ -250,6 +291,17 @@ func (c *cluster) stop() error {
 	case <-time.After(stopTimeout):
 		p.kill()
 		return fmt.Errorf("postgres did not shut down within %v; killed it", stopTimeout)
+	}
+}
+
+// crash stops postgres the way a power cut would: an immediate shutdown,
+// without a checkpoint, clients cut off in the middle of what they do.
+func (c *cluster) crash() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.server != nil {
+		c.server.kill()
+		c.server = nil
 	}
 }
 

@@ -12,6 +12,10 @@
 // "go test ./..." runs packages in parallel processes that must not share
 // ports, files or data.
 //
+// A test that needs a server of its own, with other settings or to crash
+// it, calls NewCluster; NewPair gives it a primary and a synchronous
+// standby to fail over to.
+//
 // Without PostgreSQL, tests that need it are skipped so that a plain
 // "go test ./..." works on any machine; when the CI environment variable is set
 // they fail instead, so that CI cannot pass without having run them.

@@ -2,6 +2,8 @@ package pgtest_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,5 +127,62 @@ func TestStopAndStartServer(t *testing.T) {
 	after := connect(t, dsn)
 	if n := count(t, after, "SELECT count(*) FROM kept"); n != 1 {
 		t.Errorf("after restart kept has %d rows, want 1", n)
+	}
+}
+
+// TestPairFailover crashes the primary of a pair and promotes the standby:
+// everything committed before the crash is on the promoted standby, and the
+// pair's DSN, which before the promotion finds no server accepting writes,
+// reaches it once promoted.
+func TestPairFailover(t *testing.T) {
+	p := pgtest.NewPair(t)
+	p.Primary.Exec(t, "postgres", "CREATE DATABASE app")
+	dsn := p.DSN("app")
+	before := connect(t, dsn)
+	if _, err := before.Exec(t.Context(), "CREATE TABLE kept (id int); INSERT INTO kept SELECT generate_series(1, 100)"); err != nil {
+		t.Fatal(err)
+	}
+	var port int
+	if err := before.QueryRow(t.Context(), "SELECT inet_server_port()").Scan(&port); err != nil {
+		t.Fatal(err)
+	}
+	if want := p.Primary.Addr(); !strings.HasSuffix(want, fmt.Sprintf(":%d", port)) {
+		t.Fatalf("the pair's DSN reached port %d, want the primary (%s)", port, want)
+	}
+	// synchronous_commit on waits until the standby has the commit on
+	// disk, not until it is visible there.
+	replayed := func() bool {
+		conn, err := pgx.Connect(t.Context(), p.Standby.URL("app"))
+		if err != nil {
+			return false
+		}
+		defer conn.Close(context.Background())
+		return count(t, conn, "SELECT count(*) FROM pg_tables WHERE tablename = 'kept'") == 1
+	}
+	for deadline := time.Now().Add(10 * time.Second); !replayed(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the standby has not replayed the table after 10s")
+		}
+	}
+	readOnly := connect(t, p.Standby.URL("app"))
+	if _, err := readOnly.Exec(t.Context(), "INSERT INTO kept VALUES (0)"); err == nil {
+		t.Fatal("the standby accepted a write")
+	}
+
+	p.Primary.Crash(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if conn, err := pgx.Connect(ctx, dsn); err == nil {
+		conn.Close(context.Background())
+		t.Fatal("the pair's DSN connected while no server accepts writes")
+	}
+
+	p.Standby.Promote(t)
+	after := connect(t, dsn)
+	if n := count(t, after, "SELECT count(*) FROM kept"); n != 100 {
+		t.Errorf("after the failover kept has %d rows, want the 100 committed before the crash", n)
+	}
+	if _, err := after.Exec(t.Context(), "INSERT INTO kept VALUES (101)"); err != nil {
+		t.Errorf("writing to the promoted standby: %v", err)
 	}
 }

@@ -73,7 +73,9 @@ type ListenerConfig struct {
 	// connection. Default 2s.
 	PingTimeout time.Duration
 	// MinBackoff and MaxBackoff bound the jittered, exponentially growing
-	// wait between connection attempts. Defaults 100ms and 10s.
+	// wait between connection attempts. Defaults 100ms and 10s. While the
+	// attempts reach a standby (a failover under way), the wait stays at
+	// most 500ms, or MinBackoff if that is longer.
 	MinBackoff, MaxBackoff time.Duration
 	// Logger receives connection losses and recoveries. It never sees the
 	// DSN, which may hold a password; only the server's host and port.
@@ -176,7 +178,11 @@ func (l *listener) run(ctx context.Context) {
 				failures = 0
 			}
 		}
-		wait := backoff(failures, l.MinBackoff, l.MaxBackoff)
+		hi := l.MaxBackoff
+		if reachedStandby(err) {
+			hi = min(hi, max(standbyBackoff, l.MinBackoff))
+		}
+		wait := backoff(failures, l.MinBackoff, hi)
 		failures++
 		msg := "cache invalidation listener cannot connect"
 		if !listenedAt.IsZero() {
@@ -191,6 +197,21 @@ func (l *listener) run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// standbyBackoff caps the wait between attempts that reached a standby,
+// which target_session_attrs turned down as read-only: a failover is under
+// way, and the listener must be back on the promoted standby soon after it
+// takes writes (as the pool is, which connects on demand), not a backoff
+// grown through the whole failover later, during which changes made
+// through other nodes would go unheard. An attempt costs the standby one
+// short session.
+const standbyBackoff = 500 * time.Millisecond
+
+// reachedStandby tells whether a failed connect found a server that is up
+// but not the primary the DSN asks for.
+func reachedStandby(err error) bool {
+	return errors.Is(err, pgconn.ErrReadOnlyConnection) || errors.Is(err, pgconn.ErrStandbyConnection)
 }
 
 // backoff is the wait after the given number of consecutive failures:
@@ -213,25 +234,31 @@ func (l *listener) session(ctx context.Context, reconnect bool) (listenedAt time
 	connCfg := l.connCfg.Copy()
 	connCfg.DialFunc = socks.dial
 
-	// ConnectTimeout bounds only the dial; a server that accepts and then
-	// says nothing must not hold the listener either.
-	setupCtx, cancel := context.WithTimeout(ctx, connCfg.ConnectTimeout)
-	defer cancel()
-	conn, err := pgx.ConnectConfig(setupCtx, connCfg)
+	// pgx gives each host of the DSN ConnectTimeout, from the dial to the
+	// target_session_attrs check, so that a host that accepts and then says
+	// nothing (a frozen primary) leaves the next one its turn: a deadline
+	// over the whole attempt would expire on the first host every time.
+	conn, err := pgx.ConnectConfig(ctx, connCfg)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("connecting: %w", withoutConfig(err))
 	}
 	defer l.close(ctx, conn, socks)
+	// The server that answered must not hold the listener in LISTEN either.
+	setupCtx, cancel := context.WithTimeout(ctx, connCfg.ConnectTimeout)
+	defer cancel()
 	if _, err := conn.Exec(setupCtx, "LISTEN "+pgx.Identifier{Channel}.Sanitize()); err != nil {
 		return time.Time{}, fmt.Errorf("LISTEN: %w", err)
 	}
 	cancel()
 	listenedAt = time.Now()
+	// With several hosts in the DSN, the one that took the listener: after
+	// a failover, the promoted standby.
+	server := zap.Stringer("server", conn.PgConn().Conn().RemoteAddr())
 	if reconnect {
-		l.log.Info("cache invalidation listener reconnected")
+		l.log.Info("cache invalidation listener reconnected", server)
 		l.OnReconnect()
 	} else {
-		l.log.Info("cache invalidation listener connected")
+		l.log.Info("cache invalidation listener connected", server)
 	}
 	l.OnConnect()
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/goleak"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -228,6 +230,110 @@ func TestListenNeverLogsTheDSN(t *testing.T) {
 			t.Errorf("log entry reveals the DSN: %s", line)
 		}
 	}
+}
+
+// TestListenPassesASilentHost gives the listener a DSN whose first host
+// accepts connections and never answers, as a server whose machine froze
+// does, and a working server second: the listener must reach the second.
+// connect_timeout is each host's, as libpq and pgx have it, not the whole
+// attempt's.
+func TestListenPassesASilentHost(t *testing.T) {
+	f := newFixture(t)
+	silent := newSilentServer(t)
+	u, err := url.Parse(f.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = silent + "," + u.Host
+	q := u.Query()
+	q.Set("connect_timeout", "1")
+	u.RawQuery = q.Encode()
+	r := startListener(t, u.String())
+	r.waitConnects(t, 1)
+	id := f.createAlias(t)
+	r.waitDeliveredSinceConnect(t, "alias:"+id)
+}
+
+// newSilentServer accepts TCP connections and reads from them, but never
+// writes a byte, and returns its address.
+func newSilentServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				io.Copy(io.Discard, c)
+			})
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// TestListenFollowsAFailover runs the listener on a primary and its
+// standby, named by one DSN with target_session_attrs=read-write, crashes
+// the primary and promotes the standby. However long the failover takes,
+// the listener tries again at least every half second while the standby
+// answers as read-only, instead of backing off further and further, so
+// that it is back soon after the promotion; and once back it delivers the
+// changes made on the promoted standby.
+func TestListenFollowsAFailover(t *testing.T) {
+	pair := pgtest.NewPair(t)
+	pair.Primary.Exec(t, "postgres", "CREATE DATABASE app")
+	dsn := pair.DSN("app")
+	s, err := pgstore.Open(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	org, err := s.CreateOrg(t.Context(), "failover")
+	if err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.WarnLevel)
+	r := &recorder{}
+	// The default backoff, which would wait 1.6 to 3.2 s after the 6th
+	// failure.
+	cfg := r.config(dsn, zap.New(zapcore.NewTee(core, zaptest.NewLogger(t).Core())))
+	t.Cleanup(pgstore.StartListener(cfg))
+	r.waitConnects(t, 1)
+
+	pair.Primary.Crash(t)
+	const failures = 6
+	failed := func() []observer.LoggedEntry {
+		return logs.FilterMessage("cache invalidation listener cannot connect").All()
+	}
+	eventually(t, fmt.Sprintf("%d failed attempts while the primary is down", failures), func() bool { return len(failed()) >= failures })
+	for _, e := range failed() {
+		fields := e.ContextMap()
+		wait, _ := time.ParseDuration(fmt.Sprint(fields["retry_in"]))
+		if strings.Contains(fmt.Sprint(fields["error"]), "read only") && wait > 500*time.Millisecond {
+			t.Errorf("after failure %v, with the standby up, the listener waits %v, want at most 500ms", fields["failures"], wait)
+		}
+	}
+
+	pair.Standby.Promote(t)
+	r.waitConnects(t, 2)
+	a, err := s.CreateAlias(t.Context(), alias.Alias{ID: alias.NewID(), OrgID: org.ID, Type: alias.TypeLive, ExpiredAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.waitDeliveredSinceConnect(t, "alias:"+a.ID)
 }
 
 // TestListenSurvivesServerRestart comes last: it takes the package's server
