@@ -33,8 +33,21 @@ type Alias struct {
 	InsertedAt time.Time
 	UpdatedAt  time.Time
 	// Version grows on every update, so anything derived from an older
-	// state of the alias (a session cookie, a cached token) can tell.
+	// state of the alias (a cached token) can tell.
 	Version int64
+	// AuthEpoch grows when what opens the alias changes: its passcode, JWT
+	// secret or stream key. Session cookies and playback tokens carry it,
+	// so renaming an alias keeps its viewers while a new passcode ends
+	// their sessions.
+	AuthEpoch int64
+	// PreviousJWTSecret is the secret a rotation with a grace period
+	// replaced: it still verifies tokens until PreviousUntil, and the
+	// sessions of PreviousEpoch stay valid as long.
+	PreviousJWTSecret string
+	PreviousUntil     time.Time
+	PreviousEpoch     int64
+	// Revocations are the revocations in force on the alias.
+	Revocations []Revocation
 
 	// Digests of the passcode and the stream key, made once by Prepare for
 	// an alias that many requests will check.
@@ -64,6 +77,10 @@ type Patch struct {
 	JWTSecret Field
 	StreamKey Field
 	ExpiredAt *time.Time
+	// JWTSecretGrace keeps the replaced JWT secret, and the sessions made
+	// under it, valid this long after a new one is set; zero ends them at
+	// once.
+	JWTSecretGrace time.Duration
 }
 
 // Field is an optional string attribute in a Patch.
@@ -85,6 +102,37 @@ func (p *Patch) Apply(a Alias) Alias {
 		a.ExpiredAt = *p.ExpiredAt
 	}
 	return a
+}
+
+// Update returns old with p applied at now: when the passcode, the JWT
+// secret or the stream key changes, the credential epoch moves, ending
+// every session of the old one, unless the change is a new JWT secret with
+// a grace period: then the old secret and its sessions stay valid until
+// the grace ends.
+func (p *Patch) Update(old Alias, now time.Time) Alias {
+	a := p.Apply(old)
+	if a.Passcode == old.Passcode && a.JWTSecret == old.JWTSecret && a.StreamKey == old.StreamKey {
+		return a
+	}
+	a.AuthEpoch = old.AuthEpoch + 1
+	a.PreviousJWTSecret, a.PreviousUntil, a.PreviousEpoch = "", time.Time{}, 0
+	if p.JWTSecretGrace > 0 && old.JWTSecret != "" && a.JWTSecret != "" &&
+		a.Passcode == old.Passcode && a.StreamKey == old.StreamKey {
+		a.PreviousJWTSecret, a.PreviousUntil, a.PreviousEpoch = old.JWTSecret, now.Add(p.JWTSecretGrace), old.AuthEpoch
+	}
+	return a
+}
+
+// InGrace reports whether the previous JWT secret, and the sessions of
+// the previous epoch, are still valid at now.
+func (a *Alias) InGrace(now time.Time) bool {
+	return a.PreviousJWTSecret != "" && now.Before(a.PreviousUntil)
+}
+
+// EpochValid reports whether something issued under epoch, a session
+// cookie or a playback token, still opens the alias at now.
+func (a *Alias) EpochValid(epoch int64, now time.Time) bool {
+	return epoch == a.AuthEpoch || epoch == a.PreviousEpoch && a.InGrace(now)
 }
 
 func (f Field) apply(dst *string) {

@@ -18,12 +18,13 @@ import (
 type bodyModel struct {
 	ok bool
 	// set holds the members given, with their values; nil for null.
-	set map[string]*string
-	typ string
-	exp int64
+	set   map[string]*string
+	typ   string
+	exp   int64
+	grace int64
 }
 
-var fieldNames = map[string]bool{"type": true, "name": true, "passcode": true, "jwt_secret": true, "stream_key": true, "expired_at": true}
+var fieldNames = map[string]bool{"type": true, "name": true, "passcode": true, "jwt_secret": true, "jwt_secret_grace": true, "stream_key": true, "expired_at": true}
 
 func modelBody(body []byte, minSecret int, now time.Time) bodyModel {
 	refuse := bodyModel{}
@@ -69,6 +70,12 @@ func modelBody(body []byte, minSecret int, now time.Time) bodyModel {
 				return refuse
 			}
 			m.exp = n
+		case "jwt_secret_grace":
+			n, err := strconv.ParseInt(string(raw), 10, 64)
+			if err != nil || n < 0 || n > 86400 {
+				return refuse
+			}
+			m.grace = n
 		default:
 			s, ok := text(raw)
 			if !ok {
@@ -96,6 +103,16 @@ func modelBody(body []byte, minSecret int, now time.Time) bodyModel {
 			m.set[key] = s
 		}
 	}
+	// A grace period comes with a new secret, and nothing else that opens
+	// the alias.
+	if m.grace > 0 {
+		secret, given := m.set["jwt_secret"]
+		_, passcode := m.set["passcode"]
+		_, key := m.set["stream_key"]
+		if !given || secret == nil || passcode || key {
+			return refuse
+		}
+	}
 	return m
 }
 
@@ -116,6 +133,10 @@ func FuzzDecodeBody(f *testing.F) {
 		`{"name":"a\u0007b"}`,
 		`{"type":"live"}{}`,
 		`{"id":"x"}`,
+		`{"jwt_secret":"0123456789abcdef0123456789abcdef","jwt_secret_grace":300}`,
+		`{"jwt_secret":null,"jwt_secret_grace":300}`,
+		`{"passcode":"abcd","jwt_secret":"0123456789abcdef0123456789abcdef","jwt_secret_grace":60}`,
+		`{"type":"live","expired_at":1800003600,"jwt_secret_grace":0}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -129,7 +150,7 @@ func FuzzDecodeBody(f *testing.F) {
 		}
 		a, cerr := DecodeCreate(body, rules, testNow)
 		checkRefusal(t, cerr)
-		wantCreate := want.ok && want.typ != "" && want.exp != 0
+		wantCreate := want.ok && want.typ != "" && want.exp != 0 && want.grace == 0
 		if (cerr == nil) != wantCreate {
 			t.Fatalf("create %q: error %v, want accepted %v", body, cerr, wantCreate)
 		}
@@ -150,6 +171,9 @@ func FuzzDecodeBody(f *testing.F) {
 		}
 		if (p.Type != nil) != (want.typ != "") || p.Type != nil && string(*p.Type) != want.typ {
 			t.Fatalf("update %q: type %v, want %q", body, p.Type, want.typ)
+		}
+		if p.JWTSecretGrace != time.Duration(want.grace)*time.Second {
+			t.Fatalf("update %q: grace %v, want %ds", body, p.JWTSecretGrace, want.grace)
 		}
 		if (p.ExpiredAt != nil) != (want.exp != 0) || p.ExpiredAt != nil && p.ExpiredAt.Unix() != want.exp {
 			t.Fatalf("update %q: expired_at %v, want %d", body, p.ExpiredAt, want.exp)

@@ -75,4 +75,11 @@ type Grant struct {
 	// Expiry is when the credential stops being valid; zero means it lasts
 	// as long as the alias does.
 	Expiry time.Time
+	// IssuedAt is when the credential was made: a JWT's iat, a session's
+	// creation; zero when unknown, which a revocation of everything issued
+	// before a moment counts as before it.
+	IssuedAt time.Time
+	// JTI is the ID of the JWT the grant comes from, directly or through a
+	// session cookie.
+	JTI string
 }

@@ -39,7 +39,14 @@ const (
 type Rules struct {
 	// MinJWTSecretLength is the shortest jwt_secret accepted, in bytes.
 	MinJWTSecretLength int
+	// MaxSecretGrace is the longest jwt_secret_grace accepted; zero takes
+	// DefaultMaxSecretGrace. No token of the old secret outlives the
+	// longest a token may live, so a longer grace would keep nothing.
+	MaxSecretGrace time.Duration
 }
+
+// DefaultMaxSecretGrace bounds jwt_secret_grace unless Rules say otherwise.
+const DefaultMaxSecretGrace = 24 * time.Hour
 
 // InputError is a client mistake in a request: the status and code of the
 // JSON error body, and a sentence naming the field and the rule.
@@ -101,6 +108,9 @@ func DecodeCreate(body []byte, rules Rules, now time.Time) (Alias, error) {
 	if p.ExpiredAt == nil {
 		return Alias{}, invalidField("expired_at", "missing_field", `"expired_at" is required: a Unix time in seconds, in the future`)
 	}
+	if p.JWTSecretGrace != 0 {
+		return Alias{}, invalidField("jwt_secret_grace", "invalid_field", `"jwt_secret_grace" is for an update that replaces the jwt_secret`)
+	}
 	return p.Apply(Alias{}), nil
 }
 
@@ -147,16 +157,40 @@ func decodePatch(body []byte, rules Rules, now time.Time) (Patch, error) {
 			})
 		case "stream_key":
 			p.StreamKey, err = decodeOptional(key, raw, checkStreamKey)
+		case "jwt_secret_grace":
+			p.JWTSecretGrace, err = decodeGrace(raw, rules)
 		case "id", "inserted_at":
 			err = invalidField(key, "read_only_field", "%q is set by the server and cannot be written", key)
 		default:
-			err = invalidField(key, "unknown_field", "unknown field %q: the fields are type, name, passcode, jwt_secret, stream_key and expired_at", key)
+			err = invalidField(key, "unknown_field", "unknown field %q: the fields are type, name, passcode, jwt_secret, jwt_secret_grace, stream_key and expired_at", key)
 		}
 		if err != nil {
 			return Patch{}, err
 		}
 	}
+	if p.JWTSecretGrace > 0 {
+		switch {
+		case !p.JWTSecret.Set || p.JWTSecret.Value == "":
+			return Patch{}, invalidField("jwt_secret_grace", "invalid_field", `"jwt_secret_grace" needs a new "jwt_secret" in the same update`)
+		case p.Passcode.Set || p.StreamKey.Set:
+			return Patch{}, invalidField("jwt_secret_grace", "invalid_field", `"jwt_secret_grace" cannot come with a new "passcode" or "stream_key": those end every session at once`)
+		}
+	}
 	return p, nil
+}
+
+// decodeGrace reads jwt_secret_grace: whole seconds, from 0 to the rules'
+// maximum.
+func decodeGrace(raw json.RawMessage, rules Rules) (time.Duration, error) {
+	most := rules.MaxSecretGrace
+	if most <= 0 {
+		most = DefaultMaxSecretGrace
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil || n < 0 || time.Duration(n)*time.Second > most {
+		return 0, invalidField("jwt_secret_grace", "invalid_field", `"jwt_secret_grace" must be whole seconds from 0 to %d`, int64(most/time.Second))
+	}
+	return time.Duration(n) * time.Second, nil
 }
 
 func decodeType(raw json.RawMessage, p *Patch) error {

@@ -2,6 +2,7 @@ package alias
 
 import (
 	"errors"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,7 +96,7 @@ func TestDecodeUpdateTellsAbsentFromNull(t *testing.T) {
 	got := p.Apply(old)
 	want := old
 	want.Name, want.Passcode = "New", ""
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("patched to %+v, want %+v", got, want)
 	}
 	for _, body := range []string{`{"type":null}`, `{"expired_at":null}`} {

@@ -67,7 +67,8 @@ func cachedPasscode(t *testing.T, n *node.Node, id string) string {
 // TestChangesBehindTheNodesBack: a change made by another process (here
 // straight through the store, as another node or an operator's SQL would)
 // reaches the node's cache through its change feed: PostgreSQL's notices
-// within 1 s, SQLite's data_version poll within 2.
+// within 1 s; SQLite's data_version poll, once a second, within 5 (the
+// poll's own second, and room for a loaded machine to schedule it).
 func TestChangesBehindTheNodesBack(t *testing.T) {
 	for name, db := range databases {
 		t.Run(name, func(t *testing.T) {
@@ -82,7 +83,7 @@ func TestChangesBehindTheNodesBack(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			bound := map[string]time.Duration{"postgres": time.Second, "sqlite": 2 * time.Second}[name]
+			bound := map[string]time.Duration{"postgres": time.Second, "sqlite": 5 * time.Second}[name]
 			if _, err := other.UpdateAlias(context.Background(), a.OrgID, a.ID, alias.Patch{Passcode: alias.Field{Set: true, Value: "new-passcode"}}); err != nil {
 				t.Fatal(err)
 			}

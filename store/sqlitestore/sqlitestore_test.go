@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -181,7 +182,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != a {
+	if !reflect.DeepEqual(got, a) {
 		t.Errorf("after reopening Alias = %+v, want %+v", got, a)
 	}
 	if orgID, err := s.OrgByToken(ctx, hash); err != nil || orgID != org.ID {

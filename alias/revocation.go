@@ -1,0 +1,73 @@
+package alias
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"time"
+)
+
+// RevocationKind is what a revocation refuses.
+type RevocationKind string
+
+// The kinds of revocation.
+const (
+	// RevokeUser refuses every JWT and session of one user.
+	RevokeUser RevocationKind = "user"
+	// RevokeBefore refuses every JWT issued, and session made, before a
+	// moment: one call re-keys an event without changing its secret.
+	RevokeBefore RevocationKind = "before"
+	// RevokeJTI refuses one JWT, by its jti, and the sessions made from it.
+	RevokeJTI RevocationKind = "jti"
+)
+
+// MaxRevocations bounds the revocations in force on one alias.
+const MaxRevocations = 10_000
+
+// Revocation refuses credentials of an alias until it expires, which is
+// once no credential it could match can still be valid.
+type Revocation struct {
+	Kind RevocationKind
+	// Value is the user ID or the jti; empty for RevokeBefore.
+	Value string
+	// Before is the moment of a RevokeBefore.
+	Before    time.Time
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Matches reports whether r refuses grant g.
+func (r *Revocation) Matches(g *Grant) bool {
+	switch r.Kind {
+	case RevokeUser:
+		return g.User != "" && g.User == r.Value
+	case RevokeJTI:
+		return g.JTI != "" && g.JTI == r.Value
+	case RevokeBefore:
+		return g.IssuedAt.Before(r.Before)
+	}
+	return false
+}
+
+// Revoked reports whether a revocation in force at now refuses g. An
+// owner's organization token is never revoked here: it is revoked as a
+// token.
+func (a *Alias) Revoked(g *Grant, now time.Time) bool {
+	if g.Role == RoleOwner {
+		return false
+	}
+	for i := range a.Revocations {
+		r := &a.Revocations[i]
+		if now.Before(r.ExpiresAt) && r.Matches(g) {
+			return true
+		}
+	}
+	return false
+}
+
+// KeyID is the kid of a JWT secret: the first 9 bytes of its SHA-256 in
+// base64url, 12 characters. A token may name the secret it is signed with
+// by this kid in its header, as a rotation with a grace period keeps two.
+func KeyID(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return base64.RawURLEncoding.EncodeToString(sum[:9])
+}
