@@ -184,7 +184,7 @@ func (n *Node) Status() Status {
 	s := Status{
 		Health:   n.health(p),
 		Postgres: n.cfg.Database.Postgres,
-		Database: n.cfg.Database.Redacted(),
+		Database: n.DatabaseName(),
 		Applied:  p.applied,
 		Pending:  p.pending,
 		MaxStale: n.aliases.Config().MaxStale,
@@ -197,6 +197,10 @@ func (n *Node) Status() Status {
 	s.AliasCache.Stats, s.TokenCache.Stats = n.Stats()
 	return s
 }
+
+// DatabaseName is the node's database for people to read: without its
+// password (see Database.Redacted).
+func (n *Node) DatabaseName() string { return n.cfg.Database.Redacted() }
 
 // LastContact is when the store last answered; zero if it never did.
 func (n *Node) LastContact() time.Time {
