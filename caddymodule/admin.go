@@ -176,7 +176,7 @@ func nodeStatusJSONOf(s node.Status) nodeStatusJSON {
 		},
 	}
 	if s.Applied != nil {
-		out.Store.Migrations = &migrationsJSON{Applied: nonNil(s.Applied), Pending: nonNil(s.Pending)}
+		out.Store.Migrations = &migrationsJSON{Applied: s.Applied, Pending: s.Pending}
 	}
 	return out
 }
@@ -203,13 +203,6 @@ func cacheStatJSONOf(c node.CacheStatus) cacheStatJSON {
 
 // lookups counts every Get once: each is a hit, a negative hit or a miss.
 func lookups(s cache.Stats) uint64 { return s.Hits + s.NegativeHits + s.Misses }
-
-func nonNil(v []int64) []int64 {
-	if v == nil {
-		return []int64{}
-	}
-	return v
-}
 
 // flushJSON is the body of POST /linkgate/cache/flush: what each node
 // held before the flush.

@@ -85,7 +85,8 @@ type Status struct {
 	// StoreError is why the latest check failed; "" when it did not.
 	StoreError string
 	// Applied and Pending are the versions of the migrations the database
-	// has and of those it lacks; nil when the store did not answer.
+	// has and of those it lacks: never nil when the store answered, both
+	// nil when it did not.
 	Applied, Pending []int64
 	// MaxStale is how long past the last contact a node with a warm cache
 	// stays ready while the store is unreachable; zero when never.
@@ -185,12 +186,12 @@ func (n *Node) Status() Status {
 		Health:   n.health(p),
 		Postgres: n.cfg.Database.Postgres,
 		Database: n.DatabaseName(),
-		Applied:  p.applied,
-		Pending:  p.pending,
 		MaxStale: n.aliases.Config().MaxStale,
 	}
 	if p.err != nil {
 		s.StoreError = p.err.Error()
+	} else {
+		s.Applied, s.Pending = append([]int64{}, p.applied...), append([]int64{}, p.pending...)
 	}
 	s.AliasCache.Entries, s.AliasCache.NotFound = n.aliases.Len()
 	s.TokenCache.Entries, s.TokenCache.NotFound = n.orgs.Len()

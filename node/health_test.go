@@ -3,7 +3,9 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -60,7 +62,13 @@ func TestHealthOfAStartedNode(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			n, a := started(t, db(t))
 			testcaddy.PollUntil(t, 5*time.Second, "the change feed connects", func() bool { return n.Feed().Connected })
-			cachedPasscode(t, n, a.ID)
+			// The change notice of the alias's creation may come after a
+			// first read and drop it.
+			testcaddy.PollUntil(t, 5*time.Second, "the alias is cached", func() bool {
+				cachedPasscode(t, n, a.ID)
+				aliases, _ := n.CacheSizes()
+				return aliases.Entries == 1
+			})
 			s := n.Status()
 			if s.Status != node.HealthOK || s.Reason != "" || !s.StoreReachable || s.StoreError != "" {
 				t.Errorf("status %s %q, store reachable %v (%q); want ok", s.Status, s.Reason, s.StoreReachable, s.StoreError)
@@ -166,5 +174,53 @@ func TestRedacted(t *testing.T) {
 	}
 	if got := (node.Database{DSN: "/var/lib/linkgate/linkgate.db"}).Redacted(); got != "sqlite:/var/lib/linkgate/linkgate.db" {
 		t.Errorf("a SQLite file: %q", got)
+	}
+}
+
+// TestHealthOfAFrozenStore: a database that accepts connections and then
+// says nothing makes the node unavailable after the 1 s check timeout,
+// not after the 5 s a connection attempt may take.
+func TestHealthOfAFrozenStore(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	n, err := node.New(node.Config{Database: node.Database{Postgres: true, DSN: "postgres://linkgate@" + l.Addr().String() + "/linkgate"}}, node.Events{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	start := time.Now()
+	h := n.Health()
+	took := time.Since(start)
+	if h.Status != node.HealthUnavailable || h.Reason != node.ReasonStoreUnreachable {
+		t.Errorf("health %+v of a frozen store; want unavailable, store_unreachable", h)
+	}
+	t.Logf("the frozen store's check took %v", took)
+	// 3 s: the 1 s timeout plus a margin for a loaded machine, short of
+	// the 5 s connect timeout the check must not wait for.
+	if took >= 3*time.Second {
+		t.Errorf("the check of a frozen store took %v; want it cut at 1 s", took)
 	}
 }

@@ -177,6 +177,8 @@ func (n *Node) Start(ctx context.Context, migrate bool) error {
 			return err
 		}
 		n.migrated = true
+		// A check made before is out of date: the schema changed.
+		n.lastProbe.Store(nil)
 		n.logger.Info("database schema up to date")
 	}
 	if err := n.loadSessionKey(ctx); err != nil {
