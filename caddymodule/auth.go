@@ -21,8 +21,9 @@ func init() {
 // AliasAuth admits a request only if it carries a credential for its alias:
 // a session cookie, a JWT, a stream key, an organization token or the
 // passcode. On success the upstream learns who the client is from
-// X-Linkgate-* headers and {http.linkgate.*} placeholders; on failure the
-// upstream never sees the request.
+// X-Linkgate-* headers and {http.linkgate.*} placeholders, and Caddy's
+// access log from {http.auth.user.id} (also .alias and .role); on failure
+// the upstream never sees the request.
 type AliasAuth struct {
 	// Type is the alias type this route serves: live or conference. An
 	// alias of the other type is not found here.
@@ -159,6 +160,10 @@ func (h *AliasAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	repl.Set("http.linkgate.alias", id.AliasValue)
 	repl.Set("http.linkgate.role", id.RoleValue)
 	repl.Set("http.linkgate.user", id.UserValue)
+	// As Caddy's own authentication handlers do, for its access log.
+	repl.Set("http.auth.user.id", authUserID(&d, &id))
+	repl.Set("http.auth.user.alias", id.AliasValue)
+	repl.Set("http.auth.user.role", id.RoleValue)
 	return next.ServeHTTP(w, r)
 }
 

@@ -33,6 +33,12 @@ func init() {
 	// Beside alias_api, before handle: "handle /console/* { alias_console }"
 	// and a matcher-scoped alias_console both work without an order option.
 	httpcaddyfile.RegisterDirectiveOrder("alias_console", httpcaddyfile.Before, "handle")
+	httpcaddyfile.RegisterHandlerDirective("linkgate_health", parseHandler[LinkgateHealth])
+	// Before handle, beside alias_api: "linkgate_health /healthz" answers
+	// its path without a handle block or an order option, and a load
+	// balancer's check reaches it before any route that would need a
+	// credential.
+	httpcaddyfile.RegisterDirectiveOrder("linkgate_health", httpcaddyfile.Before, "handle")
 }
 
 // handlerModule is a linkgate handler that reads its own directive.
@@ -330,10 +336,26 @@ func (h *AliasConsole) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
+// UnmarshalCaddyfile reads the linkgate_health directive, which takes no
+// argument and no block:
+//
+//	linkgate_health [<matcher>]
+func (h *LinkgateHealth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if d.NextBlock(0) {
+		return d.Errf("linkgate_health takes no subdirectives, got %q", d.Val())
+	}
+	return nil
+}
+
 var (
 	_ caddyfile.Unmarshaler = (*App)(nil)
 	_ caddyfile.Unmarshaler = (*AliasAPI)(nil)
 	_ caddyfile.Unmarshaler = (*AliasAuth)(nil)
 	_ caddyfile.Unmarshaler = (*AliasHooks)(nil)
 	_ caddyfile.Unmarshaler = (*AliasConsole)(nil)
+	_ caddyfile.Unmarshaler = (*LinkgateHealth)(nil)
 )

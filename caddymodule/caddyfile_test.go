@@ -76,6 +76,11 @@ func TestCaddyfileSyntax(t *testing.T) {
 		// The secret stays a placeholder in the JSON, resolved only when
 		// the handler is provisioned, so it never lands in a saved config.
 		{"alias_hooks ome", "", "alias_hooks ome {\n\tsecret {env.OME_SECRET}\n}", []string{`"flavour":"ome"`, `"secret":"{env.OME_SECRET}"`}},
+		// Ordered before handle: a path matcher is all it needs, and it
+		// comes before the handle blocks of the routes.
+		{"linkgate_health with a path", "", "handle /live/* {\n\trespond 200\n}\nlinkgate_health /healthz",
+			[]string{`"routes":[{"match":[{"path":["/healthz"]}],"handle":[{"handler":"linkgate_health"}]},{"match":[{"path":["/live/*"]}]`}},
+		{"linkgate_health in a handle block", "", "handle /healthz {\n\tlinkgate_health\n}", []string{`"handler":"linkgate_health"`, `"/healthz"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := adapt(tc.global, tc.directives)
@@ -142,6 +147,9 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"alias_hooks path_prefix for nginx", "", "alias_hooks nginx_rtmp {\n\tpath_prefix live\n}", "", "alias_hooks nginx_rtmp: path_prefix and allow_actions are for mediamtx only"},
 		{"alias_hooks unknown action", "", "alias_hooks mediamtx {\n\tallow_actions api publish\n}", "", `allow_actions takes api, metrics and pprof, not "publish"`},
 		{"alias_hooks allow_actions without action", "", "alias_hooks mediamtx {\n\tallow_actions\n}", "wrong argument count", ""},
+		{"linkgate_health argument", "", "linkgate_health /healthz now", "wrong argument count", ""},
+		{"linkgate_health subdirective", "", "linkgate_health {\n\ttimeout 1s\n}", `linkgate_health takes no subdirectives, got "timeout"`, ""},
+
 		{"alias_hooks secret of nothing", "", "alias_hooks ome {\n\tsecret {env.LINKGATE_TEST_UNSET_SECRET}\n}", "", "alias_hooks ome: the secret is empty once its placeholders are resolved"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

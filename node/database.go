@@ -18,10 +18,14 @@ type Database struct {
 	DSN string
 }
 
-// Backend is a store and how to close it.
+// Backend is a store, how to ask it for its migrations, and how to close
+// it.
 type Backend interface {
 	alias.Store
 	io.Closer
+	// Migrations returns the versions of the migrations the database has
+	// applied and of those this binary has and it lacks.
+	Migrations(ctx context.Context) (applied, pending []int64, err error)
 }
 
 // Open connects to the database. For PostgreSQL it only makes the pool;

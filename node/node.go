@@ -90,6 +90,15 @@ type Node struct {
 	sessionLoads singleflight.Group
 	// sessionRetry is when a failed key load may be tried again (Unix ns).
 	sessionRetry atomic.Int64
+
+	// lastContact is when the store last answered (Unix ns).
+	lastContact atomic.Int64
+	feedMu      sync.Mutex
+	feed        Feed
+	// lastProbe is the latest check of the store, which Health reuses for
+	// probeInterval.
+	lastProbe atomic.Pointer[probeResult]
+	probes    singleflight.Group
 }
 
 // New makes a node for cfg. It opens nothing: the database is reached on
@@ -101,7 +110,10 @@ func New(cfg Config, events Events, logger *zap.Logger) (*Node, error) {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	n := &Node{cfg: cfg, events: events, logger: logger, listening: make(chan struct{}), ready: make(chan struct{})}
+	n := &Node{cfg: cfg, events: events, logger: logger, listening: make(chan struct{}), ready: make(chan struct{}), feed: Feed{Kind: FeedPoll}}
+	if cfg.Database.Postgres {
+		n.feed.Kind = FeedListen
+	}
 	cc := cache.Config{
 		MaxEntries:  cfg.CacheSize,
 		TTL:         cfg.CacheTTL,
@@ -131,6 +143,15 @@ func New(cfg Config, events Events, logger *zap.Logger) (*Node, error) {
 
 // Backend returns the store, opening it on first use.
 func (n *Node) Backend() (alias.Store, error) {
+	b, err := n.open()
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// open returns the backend, opening it on first use.
+func (n *Node) open() (Backend, error) {
 	if b := n.backend.Load(); b != nil {
 		return *b, nil
 	}
@@ -165,6 +186,8 @@ func (n *Node) Start(ctx context.Context, migrate bool) error {
 			return err
 		}
 		n.migrated = true
+		// A check made before is out of date: the schema changed.
+		n.lastProbe.Store(nil)
 		n.logger.Info("database schema up to date")
 	}
 	if err := n.loadSessionKey(ctx); err != nil {
@@ -214,8 +237,8 @@ func (n *Node) AliasByStreamKey(ctx context.Context, key string) (*alias.Alias, 
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.QueryTimeout)
 	defer cancel()
 	a, err := b.AliasByStreamKey(ctx, key)
-	if err != nil {
-		return nil, n.storeError(err)
+	if err = n.storeError(err); err != nil {
+		return nil, err
 	}
 	a.Prepare()
 	return &a, nil
@@ -264,8 +287,8 @@ func (n *Node) loadAlias(ctx context.Context, id string) (*alias.Alias, error) {
 		return nil, err
 	}
 	a, err := b.Alias(ctx, id)
-	if err != nil {
-		return nil, n.storeError(err)
+	if err = n.storeError(err); err != nil {
+		return nil, err
 	}
 	a.Prepare()
 	return &a, nil
@@ -284,11 +307,15 @@ func (n *Node) loadOrg(ctx context.Context, hashHex string) (string, error) {
 	return org, n.storeError(err)
 }
 
-// storeError tells the events of the errors that mean the store could not
-// answer, and returns err.
+// storeError records that the store answered, when err is nil or says a
+// row is missing or taken; otherwise it tells the events that the store
+// could not answer. It returns err.
 func (n *Node) storeError(err error) error {
-	if err != nil && n.events.StoreError != nil &&
-		!errors.Is(err, alias.ErrNotFound) && !errors.Is(err, alias.ErrIDTaken) && !errors.Is(err, alias.ErrStreamKeyTaken) {
+	if err == nil || errors.Is(err, alias.ErrNotFound) || errors.Is(err, alias.ErrIDTaken) || errors.Is(err, alias.ErrStreamKeyTaken) {
+		n.lastContact.Store(time.Now().UnixNano())
+		return err
+	}
+	if n.events.StoreError != nil {
 		n.events.StoreError()
 	}
 	return err
@@ -318,9 +345,11 @@ func (n *Node) startFeed(wait time.Duration) {
 			OnNotify: n.invalidate,
 			OnConnect: func() {
 				n.Flush()
+				n.setFeed(true)
 				first.Do(func() { close(n.listening) })
 			},
-			OnReconnect: n.events.ListenerReconnect,
+			OnReconnect:  n.events.ListenerReconnect,
+			OnDisconnect: func() { n.setFeed(false) },
 		})
 	})
 	select {
@@ -355,6 +384,8 @@ func (n *Node) startWatch() {
 					qctx, qcancel := context.WithTimeout(ctx, n.cfg.QueryTimeout)
 					v, err := w.DataVersion(qctx)
 					qcancel()
+					err = n.storeError(err)
+					n.setFeed(err == nil)
 					if err == nil && v != last {
 						if last != 0 {
 							n.Flush()
@@ -419,8 +450,8 @@ func (n *Node) loadSessionKey(ctx context.Context) error {
 		return err
 	}
 	key, err := b.SessionKey(ctx)
-	if err != nil {
-		return n.storeError(err)
+	if err = n.storeError(err); err != nil {
+		return err
 	}
 	n.sessionKey.Store(&key)
 	return nil

@@ -25,7 +25,8 @@ const (
 )
 
 // modules must all be in the built binary.
-var modules = []string{"linkgate", "http.handlers.alias_api", "http.handlers.alias_auth", "http.handlers.alias_console"}
+var modules = []string{"linkgate", "http.handlers.alias_api", "http.handlers.alias_auth", "http.handlers.alias_console",
+	"http.handlers.linkgate_health", "admin.api.linkgate"}
 
 // commandLine returns the first line of xcaddy.txt that is neither blank nor
 // a # comment, split into arguments.

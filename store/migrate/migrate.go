@@ -46,3 +46,12 @@ func Pending(fsys fs.FS, dir string, applied []int64) ([]Migration, error) {
 	slices.SortFunc(pending, func(a, b Migration) int { return int(a.Version - b.Version) })
 	return pending, nil
 }
+
+// Versions returns the versions of ms, in their order, never nil.
+func Versions(ms []Migration) []int64 {
+	versions := make([]int64, 0, len(ms))
+	for _, m := range ms {
+		versions = append(versions, m.Version)
+	}
+	return versions
+}

@@ -65,6 +65,10 @@ type ListenerConfig struct {
 	// OnReconnect, if set, is called on every connect after the first one,
 	// just before OnConnect, for instance to count reconnects.
 	OnReconnect func()
+	// OnDisconnect, if set, is called when a connection that listened is
+	// lost, before the wait for the next attempt: until OnConnect is
+	// called again, notifications are being lost.
+	OnDisconnect func()
 	// PingInterval is how long the listener waits for a notification before
 	// pinging the server: a connection that died silently (a dead NAT entry,
 	// a frozen server) sends no TCP reset. Default 5s.
@@ -93,6 +97,9 @@ func (cfg ListenerConfig) withDefaults() ListenerConfig {
 	}
 	if cfg.OnReconnect == nil {
 		cfg.OnReconnect = func() {}
+	}
+	if cfg.OnDisconnect == nil {
+		cfg.OnDisconnect = func() {}
 	}
 	if cfg.PingInterval <= 0 {
 		cfg.PingInterval = 5 * time.Second
@@ -171,6 +178,7 @@ func (l *listener) run(ctx context.Context) {
 		}
 		if !listenedAt.IsZero() {
 			reconnect = true
+			l.OnDisconnect()
 			// Only a connection that held for a while resets the backoff:
 			// a server that accepts and then drops every connection must
 			// not be hammered.

@@ -158,6 +158,9 @@ func TestListenReconnectsAfterTermination(t *testing.T) {
 	if n := r.reconnects.Load(); n < 1 {
 		t.Errorf("OnReconnect called %d times after a reconnect", n)
 	}
+	if events := r.Events(); !slices.Equal(events[:3], []string{connected, disconnected, connected}) {
+		t.Errorf("events %q, want OnConnect, OnDisconnect, OnConnect first", events)
+	}
 	eventually(t, "the old connection to be replaced by exactly one new one", func() bool {
 		conns := f.listenerConns(t)
 		return len(conns) == 1 && conns[0].pid != before[0].pid
@@ -360,8 +363,12 @@ func TestListenSurvivesServerRestart(t *testing.T) {
 	r.waitDeliveredSinceConnect(t, "alias:"+id)
 }
 
-// connected stands for a call of OnConnect in a recorder's events.
-const connected = "(connected)"
+// connected and disconnected stand for calls of OnConnect and
+// OnDisconnect in a recorder's events.
+const (
+	connected    = "(connected)"
+	disconnected = "(disconnected)"
+)
 
 // recorder keeps what a listener reported, in order.
 type recorder struct {
@@ -380,7 +387,8 @@ func (r *recorder) config(dsn string, log *zap.Logger) pgstore.ListenerConfig {
 			r.add(connected)
 			r.connects.Add(1)
 		},
-		OnReconnect: func() { r.reconnects.Add(1) },
+		OnReconnect:  func() { r.reconnects.Add(1) },
+		OnDisconnect: func() { r.add(disconnected) },
 	}
 }
 
