@@ -1,0 +1,125 @@
+# Shared by the scripts in bench/: sourced, not run.
+#
+# Sets root and work (a temporary directory removed on exit), builds Caddy
+# from this checkout and the load tools of bench/cmd/lgbench into $work,
+# starts a throw-away PostgreSQL unless LINKGATE_DATABASE is set, and stops
+# whatever it started on exit. Every process it starts is recorded in pids
+# and ended by its own ID.
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+work=$(mktemp -d /tmp/linkgate-bench.XXXXXX)
+chmod 755 "$work"
+pids=()
+cleanup() {
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	if [ -n "${pgdata:-}" ]; then as_postgres "$pgbin/pg_ctl" -D "$pgdata" -m immediate stop >/dev/null 2>&1 || true; fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+as_postgres() {
+	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+need() {
+	for c in "$@"; do
+		command -v "$c" >/dev/null || { echo "$c is missing (Debian: apt-get install ${pkg[$c]:-$c})" >&2; exit 1; }
+	done
+}
+declare -A pkg=([taskset]=util-linux [psql]=postgresql-client [pgbench]=postgresql-contrib [wrk]=wrk [curl]=curl [python3]=python3)
+
+build() {
+	echo "building caddy and lgbench" >&2
+	(cd "$root" && go build -o "$work/caddy" ./cmd/caddy && go build -o "$work/lgbench" ./bench/cmd/lgbench)
+}
+
+# start_postgres [extra postgres -c settings...] starts a throw-away
+# cluster (as the postgres user when root) unless LINKGATE_DATABASE is set,
+# and exports LINKGATE_DATABASE, PGHOST and PGPORT for it.
+start_postgres() {
+	if [ -n "${LINKGATE_DATABASE:-}" ]; then return; fi
+	local initdb
+	initdb=$(readlink -f "$(command -v initdb 2>/dev/null || ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n1)")
+	pgbin=$(dirname "$initdb")
+	pgdata=$work/pg
+	mkdir -p "$pgdata"
+	[ "$(id -u)" = 0 ] && chown postgres "$pgdata"
+	pgport=$(free_port)
+	local opts="-p $pgport -k $pgdata -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+	for o in "$@"; do opts="$opts -c $o"; done
+	as_postgres "$pgbin/initdb" -D "$pgdata" -U postgres --auth=trust --no-sync >/dev/null
+	as_postgres "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata/log" -w -o "$opts" start >/dev/null
+	export LINKGATE_DATABASE="postgres://postgres@127.0.0.1:$pgport/postgres?sslmode=disable"
+	export PGHOST=127.0.0.1 PGPORT=$pgport PGUSER=postgres PGDATABASE=postgres
+}
+
+# start_upstream PORT runs lgbench's upstream on CPU 1, beside the load
+# generators, so that it takes no CPU from the gateway on CPU 0.
+start_upstream() {
+	taskset -c 1 "$work/lgbench" upstream -addr "127.0.0.1:$1" &
+	pids+=($!)
+	wait_http "http://127.0.0.1:$1/"
+}
+
+# start_caddy CADDYFILE runs Caddy with that config, pinned to CPU 0, and
+# sets caddy_pid. wait_http on one of its sites tells when it is up.
+start_caddy() {
+	(cd "$work" && exec taskset -c 0 ./caddy run --config "$1" >>"$work/caddy.log" 2>&1) &
+	caddy_pid=$!
+	pids+=("$caddy_pid")
+}
+
+stop_caddy() {
+	kill "$caddy_pid" 2>/dev/null || true
+	wait "$caddy_pid" 2>/dev/null || true
+}
+
+wait_http() {
+	for _ in $(seq 100); do curl -s -o /dev/null "$1" && return 0; sleep 0.1; done
+	echo "$1 does not answer" >&2
+	tail -n 20 "$work/caddy.log" >&2 2>/dev/null || true
+	exit 1
+}
+
+org_token() {
+	"$work/caddy" linkgate org create "$1" --json --database "$LINKGATE_DATABASE" 2>/dev/null |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
+}
+
+# create_alias API TOKEN [extra JSON fields] prints the new alias's ID.
+create_alias() {
+	curl -sf -X POST "$1/organization/api/v1/alias/create" -H "Authorization: $2" \
+		-d "{\"type\":\"${3:-live}\",\"passcode\":\"bench-pass\",\"jwt_secret\":\"0123456789abcdef0123456789abcdef\",\"expired_at\":$(($(date +%s) + 86400))}" |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["id"])'
+}
+
+# jwt_for ALIAS prints a viewer JWT for the alias, valid for an hour.
+jwt_for() {
+	python3 - "$1" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+enc = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+head = enc(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+body = enc(json.dumps({"alias": sys.argv[1], "user_id": "bench", "exp": int(time.time()) + 3600}).encode())
+sig = enc(hmac.new(b"0123456789abcdef0123456789abcdef", f"{head}.{body}".encode(), hashlib.sha256).digest())
+print(f"{head}.{body}.{sig}")
+PY
+}
+
+# session_cookie URL prints the Cookie header value the gateway sets for a
+# request to URL (which carries a credential).
+session_cookie() {
+	curl -s -o /dev/null -D - "$1" | awk -F'[ ;]' 'tolower($1) == "set-cookie:" {print $2; exit}'
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR == 0) print "nan"; else print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+machine() {
+	echo "$(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(go version | cut -d' ' -f3); load average $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%dT%H:%MZ)"
+}
