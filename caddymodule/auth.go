@@ -57,13 +57,21 @@ type AliasAuth struct {
 	// trust.
 	SecureCookies string `json:"secure_cookies,omitempty"`
 
+	// IdentityHeaders names the X-Linkgate-* headers the upstream gets:
+	// any of alias, type, role and user, or ["none"] for none of them.
+	// Default: all four. Client-sent X-Linkgate-* headers are deleted
+	// whatever this says; an upstream that reads none of them saves their
+	// cost on every request.
+	IdentityHeaders []string `json:"identity_headers,omitempty"`
+
 	// Throttle sets the brute-force protection (failure_limit,
 	// failure_window).
 	Throttle
 
-	gate   *gate.Gate
-	route  gate.Route
-	logger *zap.Logger
+	gate     *gate.Gate
+	route    gate.Route
+	identity gate.IdentityHeaders
+	logger   *zap.Logger
 }
 
 // DefaultSessionLifetime bounds session cookies unless configured.
@@ -98,6 +106,7 @@ func (h *AliasAuth) Provision(ctx caddy.Context) error {
 		SessionLifetime:    max(time.Duration(h.SessionLifetime), 0),
 		PasscodePage:       h.SessionLifetime > 0 && (h.PasscodePage == nil || *h.PasscodePage),
 	}
+	h.identity, _ = identityHeaders(h.IdentityHeaders)
 	limiter, err := h.Throttle.provision(app)
 	if err != nil {
 		return err
@@ -116,6 +125,9 @@ func (h *AliasAuth) Validate() error {
 	}
 	if h.SessionLifetime < 0 && h.PasscodePage != nil && *h.PasscodePage {
 		return fmt.Errorf("alias_auth: passcode_page needs session cookies; it cannot be on with session_lifetime off")
+	}
+	if _, err := identityHeaders(h.IdentityHeaders); err != nil {
+		return err
 	}
 	switch h.SecureCookies {
 	case "", "auto", "always":
@@ -156,7 +168,7 @@ func (h *AliasAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 		return nil
 	}
 	id := gate.IdentityOf(&d)
-	gate.SetIdentityHeaders(r, &id)
+	gate.SetIdentityHeaders(r, &id, h.identity)
 	repl.Set("http.linkgate.alias", id.AliasValue)
 	repl.Set("http.linkgate.role", id.RoleValue)
 	repl.Set("http.linkgate.user", id.UserValue)
@@ -165,6 +177,26 @@ func (h *AliasAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	repl.Set("http.auth.user.alias", id.AliasValue)
 	repl.Set("http.auth.user.role", id.RoleValue)
 	return next.ServeHTTP(w, r)
+}
+
+// identityHeaders reads the identity_headers option: absent means all
+// four, ["none"] none.
+func identityHeaders(names []string) (gate.IdentityHeaders, error) {
+	if len(names) == 0 {
+		return gate.AllIdentityHeaders, nil
+	}
+	if len(names) == 1 && names[0] == "none" {
+		return 0, nil
+	}
+	var set gate.IdentityHeaders
+	for _, name := range names {
+		h, ok := gate.ParseIdentityHeader(name)
+		if !ok {
+			return 0, fmt.Errorf("alias_auth: identity_headers are alias, type, role and user, or none alone, not %q", name)
+		}
+		set |= h
+	}
+	return set, nil
 }
 
 // secure tells whether the session cookie of a response to r is marked

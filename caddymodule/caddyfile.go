@@ -192,6 +192,7 @@ func (h *AliasAPI) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //		passcode_page       on|off
 //		secure_cookies      auto|always
 //		throttle            <failures> <window>|off
+//		identity_headers    all|none|<alias|type|role|user>...
 //	}
 func (h *AliasAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
@@ -241,6 +242,15 @@ func (h *AliasAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "throttle":
 			if err := h.Throttle.unmarshal(d, args); err != nil {
 				return err
+			}
+		case "identity_headers":
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			// "all" is the default, which JSON says by leaving it out.
+			h.IdentityHeaders = nil
+			if len(args) != 1 || args[0] != "all" {
+				h.IdentityHeaders = args
 			}
 		default:
 			return d.Errf("unrecognized alias_auth subdirective %q", name)

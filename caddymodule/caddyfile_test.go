@@ -71,6 +71,8 @@ func TestCaddyfileSyntax(t *testing.T) {
 		}`, []string{`"type":"conference"`, `"id":"{http.request.uri.query.room}"`, `"require":"host"`, `"forward_credentials":true`,
 			`"session_lifetime":3600000000000`, `"passcode_page":false`, `"secure_cookies":"always"`, `"failure_limit":-1`}},
 		{"alias_auth sessions off", "", "alias_auth live {\n\tsession_lifetime off\n}", []string{`"session_lifetime":-1`}},
+		{"alias_auth no identity headers", "", "alias_auth live {\n\tidentity_headers none\n}", []string{`"identity_headers":["none"]`}},
+		{"alias_auth some identity headers", "", "alias_auth live {\n\tidentity_headers alias role\n}", []string{`"identity_headers":["alias","role"]`}},
 		{"alias_hooks mediamtx", "", "alias_hooks mediamtx {\n\tpath_prefix live\n\tallow_actions api\n\tallow_actions metrics\n\tthrottle 5 30s\n}",
 			[]string{`"flavour":"mediamtx"`, `"path_prefix":"live"`, `"allow_actions":["api","metrics"]`, `"failure_limit":5`}},
 		// The secret stays a placeholder in the JSON, resolved only when
@@ -133,6 +135,9 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"alias_auth passcode_page neither on nor off", "", "alias_auth live {\n\tpasscode_page maybe\n}", `expected on or off, got "maybe"`, ""},
 		{"alias_auth passcode page without sessions", "", "alias_auth live {\n\tsession_lifetime off\n\tpasscode_page on\n}", "", "passcode_page needs session cookies"},
 		{"alias_auth unknown secure_cookies", "", "alias_auth live {\n\tsecure_cookies never\n}", "", `alias_auth: secure_cookies must be auto or always, not "never"`},
+		{"alias_auth identity_headers without value", "", "alias_auth live {\n\tidentity_headers\n}", "wrong argument count", ""},
+		{"alias_auth unknown identity header", "", "alias_auth live {\n\tidentity_headers alias cookie\n}", "", `identity_headers are alias, type, role and user, or none alone, not "cookie"`},
+		{"alias_auth none among identity headers", "", "alias_auth live {\n\tidentity_headers none user\n}", "", `identity_headers are alias, type, role and user, or none alone, not "none"`},
 		{"throttle without window", "", "alias_auth live {\n\tthrottle 5\n}", "wrong argument count", ""},
 		{"throttle of no failures", "", "alias_auth live {\n\tthrottle 0 1m\n}", `throttle: "0" is not a positive number of failures`, ""},
 		{"throttle window not a duration", "", "alias_auth live {\n\tthrottle 5 soon\n}", `throttle: "soon" is not a duration`, ""},

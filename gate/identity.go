@@ -48,18 +48,57 @@ func IdentityOf(d *Decision) Identity {
 	return id
 }
 
+// IdentityHeaders is a set of the identity headers an upstream is given.
+type IdentityHeaders uint8
+
+// The identity headers, one bit each.
+const (
+	IdentityAlias IdentityHeaders = 1 << iota
+	IdentityType
+	IdentityRole
+	IdentityUser
+
+	// AllIdentityHeaders is what an upstream gets unless told otherwise.
+	AllIdentityHeaders = IdentityAlias | IdentityType | IdentityRole | IdentityUser
+)
+
+// identityHeaderNames are the names a configuration gives the identity
+// headers: the header name without its X-Linkgate- prefix, in lower case.
+var identityHeaderNames = map[string]IdentityHeaders{
+	"alias": IdentityAlias,
+	"type":  IdentityType,
+	"role":  IdentityRole,
+	"user":  IdentityUser,
+}
+
+// ParseIdentityHeader returns the identity header a configuration names:
+// alias, type, role or user.
+func ParseIdentityHeader(name string) (IdentityHeaders, bool) {
+	h, ok := identityHeaderNames[name]
+	return h, ok
+}
+
 // SetIdentityHeaders deletes every X-Linkgate-* header of r, then sets the
-// identity headers of id.
-func SetIdentityHeaders(r *http.Request, id *Identity) {
+// identity headers of id that which holds. The deletion is unconditional:
+// an upstream told nothing must not be told lies by the client either.
+func SetIdentityHeaders(r *http.Request, id *Identity, which IdentityHeaders) {
 	for name := range r.Header {
 		if strings.HasPrefix(name, IdentityHeaderPrefix) {
 			delete(r.Header, name)
 		}
 	}
-	r.Header[HeaderAlias] = id.Alias
-	r.Header[HeaderType] = id.Type
-	r.Header[HeaderRole] = id.Role
-	r.Header[HeaderUser] = id.User
+	if which&IdentityAlias != 0 {
+		r.Header[HeaderAlias] = id.Alias
+	}
+	if which&IdentityType != 0 {
+		r.Header[HeaderType] = id.Type
+	}
+	if which&IdentityRole != 0 {
+		r.Header[HeaderRole] = id.Role
+	}
+	if which&IdentityUser != 0 {
+		r.Header[HeaderUser] = id.User
+	}
 }
 
 // Header values and placeholder values that every request of an alias
