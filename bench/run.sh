@@ -1,72 +1,56 @@
 #!/usr/bin/env bash
-# Compares alias_auth with plain reverse_proxy and forward_auth under load.
+# Compares alias_auth with plain reverse_proxy, reverse_proxy adding the
+# same identity headers, and forward_auth, side by side in one run.
 #
-#   bench/run.sh [rounds] [seconds-per-run]
+#   bench/run.sh [small|segments] [rounds] [seconds-per-run]
 #
-# Starts one Caddy (built from this checkout) with four sites in front of the
-# same trivial upstream, each routing /live/* the same way so that only the
-# check differs (plus one that only adds the four X-Linkgate-* headers
-# alias_auth hands the upstream, to tell their cost from the check's), then
-# runs wrk against each site in interleaved
-# rounds, Caddy pinned to CPU 0 and wrk to CPU 1. Prints each variant's
-# throughput as a ratio of plain reverse_proxy, and the CPU Caddy spent per
-# request beyond what plain reverse_proxy costs. Ratios within one run are
-# what to compare: the machines are shared and absolute numbers drift.
+# small (default): small responses, every variant of the table below;
+# wrk -c32. segments: 1 MiB and 4 MiB responses, 64 viewers (wrk -c64),
+# plain reverse_proxy against alias_auth with the session cookie a player
+# carries.
 #
-# Needs wrk (Debian: apt-get install wrk), taskset, and either
-# LINKGATE_DATABASE pointing at a PostgreSQL it may use, or the PostgreSQL
-# server binaries (initdb, postgres) to start a throw-away cluster.
+# One Caddy built from this checkout, pinned to CPU 0, with one site per
+# variant, each routing /live/* to the same upstream (lgbench upstream);
+# the upstream and wrk share CPU 1, so the gateway's core does nothing but
+# the gateway's work. Rounds are interleaved: each runs every variant once,
+# starting with another one each round. Per round, each variant's
+# throughput is divided by plain reverse_proxy's and by the identity
+# headers variant's of the same round; the table shows the medians of those
+# ratios, and the CPU Caddy spent per request beyond plain reverse_proxy's.
+#
+# Needs wrk (apt-get install wrk), taskset, curl, python3, Go, and either
+# LINKGATE_DATABASE or the PostgreSQL server binaries (initdb, postgres)
+# for a throw-away cluster. CONNECTIONS overrides wrk's connections.
+# PROFILE=VARIANT saves a 10 s CPU profile of Caddy under that variant's
+# load to bench/profiles/VARIANT.pprof (go tool pprof reads it).
 set -euo pipefail
+source "$(dirname "$0")/lib.sh"
 
-rounds=${1:-5}
-seconds=${2:-5}
-connections=${CONNECTIONS:-32}
-root=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d /tmp/linkgate-bench.XXXXXX)
-pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	if [ -n "${pgdata:-}" ]; then as_postgres "$pgbin/pg_ctl" -D "$pgdata" -m immediate stop >/dev/null 2>&1 || true; fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-as_postgres() {
-	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-command -v wrk >/dev/null || { echo "wrk is missing (apt-get install wrk)" >&2; exit 1; }
-
-echo "building caddy" >&2
-(cd "$root" && go build -o "$work/caddy" ./cmd/caddy)
-
-if [ -z "${LINKGATE_DATABASE:-}" ]; then
-	pgbin=$(dirname "$(command -v initdb 2>/dev/null || ls -d /usr/lib/postgresql/*/bin/initdb | sort -V | tail -n1)")
-	pgdata=$work/pg
-	mkdir -p "$pgdata"
-	[ "$(id -u)" = 0 ] && chown postgres "$work" "$pgdata"
-	pgport=$(free_port)
-	as_postgres "$pgbin/initdb" -D "$pgdata" -U postgres --auth=trust --no-sync >/dev/null
-	as_postgres "$pgbin/pg_ctl" -D "$pgdata" -l "$pgdata/log" -w \
-		-o "-p $pgport -k $pgdata -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
-	export LINKGATE_DATABASE="postgres://postgres@127.0.0.1:$pgport/postgres?sslmode=disable"
-fi
+mode=${1:-small}
+rounds=${2:-5}
+seconds=${3:-5}
+case $mode in
+small) connections=${CONNECTIONS:-32} ;;
+segments) connections=${CONNECTIONS:-64} ;;
+*) echo "mode is small or segments, not $mode" >&2; exit 2 ;;
+esac
+need wrk taskset curl python3
+build
+start_postgres
 
 upstream=$(free_port)
-authport=$(free_port)
-plain=$(free_port)
-headers=$(free_port)
-fwd=$(free_port)
-pass=$(free_port)
-jwtport=$(free_port)
+admin=$(free_port)
+declare -A port
+sites=(reverse_proxy header_up forward_auth passcode jwt cookie passcode_none cookie_none)
+for s in "${sites[@]}"; do port[$s]=$(free_port); done
+aliasauth() { # session_lifetime, identity_headers
+	printf '\thandle /live/* {\n\t\talias_auth live {\n\t\t\tsession_lifetime %s\n' "$1"
+	[ -n "${2:-}" ] && printf '\t\t\tidentity_headers %s\n' "$2"
+	printf '\t\t}\n\t\treverse_proxy 127.0.0.1:%s\n\t}\n' "$upstream"
+}
 cat >"$work/Caddyfile" <<CADDY
 {
-	admin off
+	admin 127.0.0.1:$admin
 	log {
 		level ERROR
 	}
@@ -74,117 +58,136 @@ cat >"$work/Caddyfile" <<CADDY
 		database {env.LINKGATE_DATABASE}
 	}
 }
-http://127.0.0.1:$upstream {
-	respond "segment" 200
-}
-http://127.0.0.1:$authport {
-	respond 200
-}
-http://127.0.0.1:$plain {
+http://127.0.0.1:${port[reverse_proxy]} {
 	handle /live/* {
 		reverse_proxy 127.0.0.1:$upstream
 	}
 }
-http://127.0.0.1:$headers {
+http://127.0.0.1:${port[header_up]} {
 	handle /live/* {
-		request_header X-Linkgate-Alias abcdefghijkl
-		request_header X-Linkgate-Type live
-		request_header X-Linkgate-Role viewer
-		request_header X-Linkgate-User ""
-		reverse_proxy 127.0.0.1:$upstream
+		reverse_proxy 127.0.0.1:$upstream {
+			header_up X-Linkgate-Alias abcdefghijkl
+			header_up X-Linkgate-Type live
+			header_up X-Linkgate-Role viewer
+			header_up X-Linkgate-User bench
+		}
 	}
 }
-http://127.0.0.1:$fwd {
+http://127.0.0.1:${port[forward_auth]} {
 	handle /live/* {
-		forward_auth 127.0.0.1:$authport {
+		forward_auth 127.0.0.1:$upstream {
 			uri /check
 		}
 		reverse_proxy 127.0.0.1:$upstream
 	}
 }
-http://127.0.0.1:$pass {
+http://127.0.0.1:${port[passcode]} {
 	alias_api
-	handle /live/* {
-		alias_auth live {
-			session_lifetime off
-		}
-		reverse_proxy 127.0.0.1:$upstream
-	}
+$(aliasauth off)
 }
-http://127.0.0.1:$jwtport {
-	handle /live/* {
-		alias_auth live {
-			session_lifetime off
-		}
-		reverse_proxy 127.0.0.1:$upstream
-	}
+http://127.0.0.1:${port[jwt]} {
+$(aliasauth off)
+}
+http://127.0.0.1:${port[cookie]} {
+$(aliasauth 12h)
+}
+http://127.0.0.1:${port[passcode_none]} {
+$(aliasauth off none)
+}
+http://127.0.0.1:${port[cookie_none]} {
+$(aliasauth 12h none)
 }
 CADDY
 
-token=$("$work/caddy" linkgate org create bench --json --config "$work/Caddyfile" 2>/dev/null |
-	python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-(cd "$work" && exec taskset -c 0 ./caddy run --config Caddyfile >"$work/caddy.log" 2>&1) &
-pids+=($!)
-for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$upstream/" && break; sleep 0.1; done
-caddy_pid=$(pgrep -n -f "$work/caddy run|./caddy run --config Caddyfile" || true)
-[ -n "$caddy_pid" ] || caddy_pid=$(pgrep -n -x caddy)
+token=$(org_token bench)
+start_upstream "$upstream"
+start_caddy Caddyfile
+wait_http "http://127.0.0.1:${port[reverse_proxy]}/"
+api=http://127.0.0.1:${port[passcode]}
+alias=$(create_alias "$api" "$token")
+jwt=$(jwt_for "$alias")
 
-secret=0123456789abcdef0123456789abcdef
-alias=$(curl -sf -X POST "http://127.0.0.1:$pass/organization/api/v1/alias/create" -H "Authorization: $token" \
-	-d "{\"type\":\"live\",\"passcode\":\"bench-pass\",\"jwt_secret\":\"$secret\",\"expired_at\":$(($(date +%s) + 86400))}" |
-	python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["id"])')
-jwt=$(python3 - "$alias" "$secret" <<'PY'
-import base64, hashlib, hmac, json, sys, time
-enc = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-head = enc(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-body = enc(json.dumps({"alias": sys.argv[1], "user_id": "bench", "exp": int(time.time()) + 3600}).encode())
-sig = enc(hmac.new(sys.argv[2].encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())
-print(f"{head}.{body}.{sig}")
-PY
-)
-
-declare -A url=(
-	[reverse_proxy]="http://127.0.0.1:$plain/live/$alias/seg.ts"
-	[identity_headers]="http://127.0.0.1:$headers/live/$alias/seg.ts"
-	[forward_auth]="http://127.0.0.1:$fwd/live/$alias/seg.ts"
-	[alias_auth_passcode]="http://127.0.0.1:$pass/live/$alias/seg.ts?passcode=bench-pass"
-	[alias_auth_jwt]="http://127.0.0.1:$jwtport/live/$alias/seg.ts"
-)
-declare -A header=([alias_auth_jwt]="Authorization: Bearer $jwt")
-variants=(reverse_proxy identity_headers forward_auth alias_auth_passcode alias_auth_jwt)
+# The URL of each variant, and the header it sends.
+declare -A url header
+seg() { echo "http://127.0.0.1:${port[$1]}/live/$alias/$2"; }
+cookie_of() { session_cookie "$(seg "$1" x)?passcode=bench-pass"; }
+if [ "$mode" = small ]; then
+	variants=(reverse_proxy header_up forward_auth passcode jwt cookie passcode_none cookie_none)
+	for v in "${variants[@]}"; do url[$v]=$(seg "$v" seg.ts); done
+	for v in passcode passcode_none; do url[$v]+="?passcode=bench-pass"; done
+	header[jwt]="Authorization: Bearer $jwt"
+	header[cookie]="Cookie: $(cookie_of cookie)"
+	header[cookie_none]="Cookie: $(cookie_of cookie_none)"
+else
+	variants=()
+	for size in 1m 4m; do
+		variants+=("reverse_proxy_$size" "cookie_$size")
+		url[reverse_proxy_$size]=$(seg reverse_proxy "$size.ts")
+		url[cookie_$size]=$(seg cookie "$size.ts")
+		header[cookie_$size]="Cookie: $(cookie_of cookie)"
+	done
+fi
 for v in "${variants[@]}"; do
 	code=$(curl -s -o /dev/null -w '%{http_code}' ${header[$v]:+-H "${header[$v]}"} "${url[$v]}")
 	[ "$code" = 200 ] || { echo "$v answers $code, not 200" >&2; exit 1; }
 done
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$caddy_pid/stat"; }
+if [ -n "${PROFILE:-}" ]; then
+	mkdir -p "$root/bench/profiles"
+	echo "profiling $PROFILE for 10 s" >&2
+	taskset -c 1 wrk -t1 -c"$connections" -d12s ${header[$PROFILE]:+-H "${header[$PROFILE]}"} "${url[$PROFILE]}" >/dev/null &
+	wrk_pid=$!
+	sleep 1
+	curl -s -o "$root/bench/profiles/$PROFILE.pprof" "http://127.0.0.1:$admin/debug/pprof/profile?seconds=10"
+	wait "$wrk_pid"
+fi
+
 hz=$(getconf CLK_TCK)
-declare -A rps cpu
+declare -A rps bytes cpu util ratio fair
 for round in $(seq "$rounds"); do
-	# Each round starts with another variant, so no variant always runs
-	# first (or right after the same neighbour).
+	declare -A this=()
 	for i in "${!variants[@]}"; do
 		v=${variants[$(((i + round) % ${#variants[@]}))]}
-		before=$(cpu_ticks)
+		before=$(cpu_ticks "$caddy_pid")
 		out=$(taskset -c 1 wrk -t1 -c"$connections" -d"${seconds}s" ${header[$v]:+-H "${header[$v]}"} "${url[$v]}")
-		after=$(cpu_ticks)
+		after=$(cpu_ticks "$caddy_pid")
 		r=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
 		n=$(awk '/requests in/ {print $1}' <<<"$out")
-		rps[$v]="${rps[$v]:-} $r"
-		cpu[$v]="${cpu[$v]:-} $(awk -v t=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.3f", t / hz / n * 1e6}')"
+		if grep -q 'Non-2xx' <<<"$out"; then echo "$v: $(grep Non-2xx <<<"$out")" >&2; exit 1; fi
+		this[$v]=$r
+		rps[$v]+=" $r"
+		cpu[$v]+=" $(awk -v t=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.3f", t / hz / n * 1e6}')"
+		util[$v]+=" $(awk -v t=$((after - before)) -v hz="$hz" -v s="$seconds" 'BEGIN {printf "%.2f", t / hz / s}')"
 		echo "round $round $v: $r req/s" >&2
 	done
+	for v in "${variants[@]}"; do
+		base=reverse_proxy
+		[ "$mode" = segments ] && base=reverse_proxy_${v##*_}
+		ratio[$v]+=" $(awk -v a="${this[$v]}" -v b="${this[$base]}" 'BEGIN {printf "%.4f", a / b}')"
+		[ "$mode" = small ] && fair[$v]+=" $(awk -v a="${this[$v]}" -v b="${this[header_up]}" 'BEGIN {printf "%.4f", a / b}')"
+	done
+	unset this
 done
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-base_rps=$(median <<<"${rps[reverse_proxy]}")
-base_cpu=$(median <<<"${cpu[reverse_proxy]}")
-printf '\n%-22s %12s %8s %14s\n' variant "req/s(med)" ratio "extra CPU/req"
-for v in "${variants[@]}"; do
-	r=$(median <<<"${rps[$v]}")
-	c=$(median <<<"${cpu[$v]}")
-	awk -v v="$v" -v r="$r" -v b="$base_rps" -v c="$c" -v bc="$base_cpu" \
-		'BEGIN {printf "%-22s %12.0f %8.3f %11.2f µs\n", v, r, r / b, c - bc}'
-done
 echo
-echo "rounds=$rounds seconds=$seconds connections=$connections; $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+if [ "$mode" = small ]; then
+	base_cpu=$(median <<<"${cpu[reverse_proxy]}")
+	printf '| %-14s | %9s | %16s | %15s | %13s | %9s |\n' variant "req/s" "÷ reverse_proxy" "÷ header_up" "extra CPU/req" "Caddy CPU"
+	printf '|%s|\n' "---|---:|---:|---:|---:|---:"
+	for v in "${variants[@]}"; do
+		awk -v v="$v" -v r="$(median <<<"${rps[$v]}")" -v q="$(median <<<"${ratio[$v]}")" -v f="$(median <<<"${fair[$v]}")" \
+			-v c="$(median <<<"${cpu[$v]}")" -v bc="$base_cpu" -v u="$(median <<<"${util[$v]}")" \
+			'BEGIN {printf "| %-14s | %9.0f | %16.3f | %15.3f | %10.2f µs | %9.2f |\n", v, r, q, f, c - bc, u}'
+	done
+else
+	printf '| %-18s | %9s | %10s | %16s | %9s |\n' variant "req/s" "MiB/s" "÷ reverse_proxy" "Caddy CPU"
+	printf '|%s|\n' "---|---:|---:|---:|---:"
+	for v in "${variants[@]}"; do
+		mib=1
+		[ "${v##*_}" = 4m ] && mib=4
+		awk -v v="$v" -v r="$(median <<<"${rps[$v]}")" -v m="$mib" -v q="$(median <<<"${ratio[$v]}")" -v u="$(median <<<"${util[$v]}")" \
+			'BEGIN {printf "| %-18s | %9.1f | %10.0f | %16.3f | %9.2f |\n", v, r, r * m, q, u}'
+	done
+fi
+echo
+echo "mode=$mode rounds=$rounds seconds=$seconds connections=$connections; $(machine)"
