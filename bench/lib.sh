@@ -123,3 +123,89 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {if (NR ==
 machine() {
 	echo "$(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(go version | cut -d' ' -f3); load average $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%dT%H:%MZ)"
 }
+
+# gateway writes and starts the side-by-side gateway: one Caddy (CPU 0)
+# with a site per variant, each routing /live/* to one lgbench upstream
+# (CPU 1): reverse_proxy; header_up (reverse_proxy adding the four
+# identity headers alias_auth sets); forward_auth (to the upstream);
+# passcode and jwt (alias_auth without session cookies, so each request
+# carries and checks its credential; passcode also serves alias_api);
+# cookie (alias_auth as configured by default, reached with the session
+# cookie); passcode_none and cookie_none (the same with identity_headers
+# none). Sets port[], admin, api, token, alias, jwt and caddy_pid.
+declare -A port
+gateway() {
+	upstream=$(free_port)
+	admin=$(free_port)
+	sites=(reverse_proxy header_up forward_auth passcode jwt cookie passcode_none cookie_none)
+	for s in "${sites[@]}"; do port[$s]=$(free_port); done
+	aliasauth() { # session_lifetime, identity_headers
+		printf '\thandle /live/* {\n\t\talias_auth live {\n\t\t\tsession_lifetime %s\n' "$1"
+		[ -n "${2:-}" ] && printf '\t\t\tidentity_headers %s\n' "$2"
+		printf '\t\t}\n\t\treverse_proxy 127.0.0.1:%s\n\t}\n' "$upstream"
+	}
+	cat >"$work/Caddyfile" <<-CADDY
+	{
+		admin 127.0.0.1:$admin
+		log {
+			level ERROR
+		}
+		linkgate {
+			database {env.LINKGATE_DATABASE}
+		}
+	}
+	http://127.0.0.1:${port[reverse_proxy]} {
+		handle /live/* {
+			reverse_proxy 127.0.0.1:$upstream
+		}
+	}
+	http://127.0.0.1:${port[header_up]} {
+		handle /live/* {
+			reverse_proxy 127.0.0.1:$upstream {
+				header_up X-Linkgate-Alias abcdefghijkl
+				header_up X-Linkgate-Type live
+				header_up X-Linkgate-Role viewer
+				header_up X-Linkgate-User bench
+			}
+		}
+	}
+	http://127.0.0.1:${port[forward_auth]} {
+		handle /live/* {
+			forward_auth 127.0.0.1:$upstream {
+				uri /check
+			}
+			reverse_proxy 127.0.0.1:$upstream
+		}
+	}
+	http://127.0.0.1:${port[passcode]} {
+		alias_api
+	$(aliasauth off)
+	}
+	http://127.0.0.1:${port[jwt]} {
+	$(aliasauth off)
+	}
+	http://127.0.0.1:${port[cookie]} {
+	$(aliasauth 12h)
+	}
+	http://127.0.0.1:${port[passcode_none]} {
+	$(aliasauth off none)
+	}
+	http://127.0.0.1:${port[cookie_none]} {
+	$(aliasauth 12h none)
+	}
+	CADDY
+
+	token=$(org_token bench)
+	start_upstream "$upstream"
+	start_caddy Caddyfile
+	wait_http "http://127.0.0.1:${port[reverse_proxy]}/"
+	api=http://127.0.0.1:${port[passcode]}
+	alias=$(create_alias "$api" "$token")
+	jwt=$(jwt_for "$alias")
+}
+
+# seg VARIANT NAME is the URL of segment NAME of the alias at a variant.
+seg() { echo "http://127.0.0.1:${port[$1]}/live/$alias/$2"; }
+
+# cookie_of VARIANT is the session cookie alias_auth of that variant issues.
+cookie_of() { session_cookie "$(seg "$1" x)?passcode=bench-pass"; }

@@ -38,79 +38,10 @@ need wrk taskset curl python3
 build
 start_postgres
 
-upstream=$(free_port)
-admin=$(free_port)
-declare -A port
-sites=(reverse_proxy header_up forward_auth passcode jwt cookie passcode_none cookie_none)
-for s in "${sites[@]}"; do port[$s]=$(free_port); done
-aliasauth() { # session_lifetime, identity_headers
-	printf '\thandle /live/* {\n\t\talias_auth live {\n\t\t\tsession_lifetime %s\n' "$1"
-	[ -n "${2:-}" ] && printf '\t\t\tidentity_headers %s\n' "$2"
-	printf '\t\t}\n\t\treverse_proxy 127.0.0.1:%s\n\t}\n' "$upstream"
-}
-cat >"$work/Caddyfile" <<CADDY
-{
-	admin 127.0.0.1:$admin
-	log {
-		level ERROR
-	}
-	linkgate {
-		database {env.LINKGATE_DATABASE}
-	}
-}
-http://127.0.0.1:${port[reverse_proxy]} {
-	handle /live/* {
-		reverse_proxy 127.0.0.1:$upstream
-	}
-}
-http://127.0.0.1:${port[header_up]} {
-	handle /live/* {
-		reverse_proxy 127.0.0.1:$upstream {
-			header_up X-Linkgate-Alias abcdefghijkl
-			header_up X-Linkgate-Type live
-			header_up X-Linkgate-Role viewer
-			header_up X-Linkgate-User bench
-		}
-	}
-}
-http://127.0.0.1:${port[forward_auth]} {
-	handle /live/* {
-		forward_auth 127.0.0.1:$upstream {
-			uri /check
-		}
-		reverse_proxy 127.0.0.1:$upstream
-	}
-}
-http://127.0.0.1:${port[passcode]} {
-	alias_api
-$(aliasauth off)
-}
-http://127.0.0.1:${port[jwt]} {
-$(aliasauth off)
-}
-http://127.0.0.1:${port[cookie]} {
-$(aliasauth 12h)
-}
-http://127.0.0.1:${port[passcode_none]} {
-$(aliasauth off none)
-}
-http://127.0.0.1:${port[cookie_none]} {
-$(aliasauth 12h none)
-}
-CADDY
-
-token=$(org_token bench)
-start_upstream "$upstream"
-start_caddy Caddyfile
-wait_http "http://127.0.0.1:${port[reverse_proxy]}/"
-api=http://127.0.0.1:${port[passcode]}
-alias=$(create_alias "$api" "$token")
-jwt=$(jwt_for "$alias")
+gateway
 
 # The URL of each variant, and the header it sends.
 declare -A url header
-seg() { echo "http://127.0.0.1:${port[$1]}/live/$alias/$2"; }
-cookie_of() { session_cookie "$(seg "$1" x)?passcode=bench-pass"; }
 if [ "$mode" = small ]; then
 	variants=(reverse_proxy header_up forward_auth passcode jwt cookie passcode_none cookie_none)
 	for v in "${variants[@]}"; do url[$v]=$(seg "$v" seg.ts); done
