@@ -20,6 +20,9 @@
 # the upstream's): the script raises the soft limit to the hard one and, if
 # that is too low for the connections asked for, holds fewer and says so.
 #
+# HEAP_PROFILE=1 saves Caddy's heap profile, taken while the connections
+# are held, to bench/profiles/ws-VARIANT.heap.
+#
 # Needs taskset, curl, python3, Go, and either LINKGATE_DATABASE or the
 # PostgreSQL server binaries.
 set -euo pipefail
@@ -80,7 +83,12 @@ for round in $(seq "$rounds"); do
 		else
 			urls=("ws://127.0.0.1:$plain/conference/abcdefghijkl/ws")
 		fi
-		out=$(taskset -c 1 "$work/lgbench" ws -n "$conns" -c 64 -sources 20 -admin "http://127.0.0.1:$admin" -pid "$caddy_pid" \
+		prof=()
+		if [ -n "${HEAP_PROFILE:-}" ]; then
+			mkdir -p "$root/bench/profiles"
+			prof=(-heap-profile "$root/bench/profiles/ws-$v.heap")
+		fi
+		out=$(taskset -c 1 "$work/lgbench" ws "${prof[@]}" -n "$conns" -c 64 -sources 20 -admin "http://127.0.0.1:$admin" -pid "$caddy_pid" \
 			"${del[@]}" "${urls[@]}")
 		echo "round $round $v: $out" >&2
 		eval "$(tr ' ' '\n' <<<"$out" | sed 's/^/r_/')"

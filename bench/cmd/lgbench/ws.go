@@ -35,6 +35,7 @@ func runWS(args []string) error {
 	pid := fs.Int("pid", 0, "the gateway's process ID, for its resident memory")
 	deleteURL := fs.String("delete", "", "API URL that deletes the first URL's alias, called once all are held")
 	token := fs.String("token", "", "organization token for -delete")
+	heapProfile := fs.String("heap-profile", "", "save the gateway's heap profile, taken while the connections are held, to this file")
 	wait := fs.Duration("close-timeout", 10*time.Second, "how long to wait for the deleted alias's connections to close")
 	fs.Parse(args)
 	urls := fs.Args()
@@ -86,6 +87,11 @@ func runWS(args []string) error {
 	after, err := memory(*admin, *pid)
 	if err != nil {
 		return err
+	}
+	if *heapProfile != "" {
+		if err := saveURL(*admin+"/debug/pprof/heap", *heapProfile); err != nil {
+			return err
+		}
 	}
 	perConn := func(a, b int64) float64 { return float64(a-b) / float64(max(held, 1)) }
 	result := fmt.Sprintf("held=%d failed=%d admit_seconds=%.3f admit_rate=%.0f heap_per_conn=%.0f stack_per_conn=%.0f rss_per_conn=%.0f",
@@ -226,4 +232,21 @@ func memory(admin string, pid int) (mem, error) {
 		}
 	}
 	return m, nil
+}
+
+func saveURL(url, path string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
