@@ -22,8 +22,30 @@ as_postgres() {
 	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# free_port prints a port no listener holds, below the ephemeral range
+# (32768 and up on Linux): a port the kernel hands out for binding would
+# also be handed to outgoing connections, and a load test makes thousands,
+# so the site could find its port taken by the time Caddy binds it. Ports
+# given out before are not given again.
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+	python3 - "$work/ports" <<'PY'
+import random, socket, sys
+taken = set(open(sys.argv[1]).read().split()) if __import__("os").path.exists(sys.argv[1]) else set()
+while True:
+    port = random.randrange(20000, 32000)
+    if str(port) in taken:
+        continue
+    s = socket.socket()
+    try:
+        s.bind(("0.0.0.0", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    open(sys.argv[1], "a").write(f"{port}\n")
+    print(port)
+    break
+PY
 }
 
 need() {
