@@ -25,8 +25,9 @@
 #   create  16 organizers, each with its own organization's token, create
 #           aliases through the API for 10 s; pgbench inserts the same rows
 #           straight into the same table with 16 clients for 10 s (the
-#           server's own limit); then the same 16 organizers on the embedded
-#           SQLite store.
+#           server's own limit); the organizers again with the node's pool
+#           at 16 connections (pool_max_conns=16 in the database URL); then
+#           the same 16 organizers on the embedded SQLite store.
 #
 # Always starts its own PostgreSQL cluster (from the newest
 # /usr/lib/postgresql/*/bin, as the postgres user when root) with
@@ -222,6 +223,14 @@ if has create; then
 	\set n random(1, 1000000000000)
 	INSERT INTO aliases (id, org_id, type, name, passcode, expired_at) VALUES ('p' || :n, '$listed_org', 'live', 'bench', 'bench-pass', now() + interval '1 day') RETURNING id, version, inserted_at;
 	SQL
+	# The same with a pool of 16 connections instead of pgx's default
+	# (4 on a node whose Caddy sees one CPU), set in the database URL.
+	stop_caddy
+	node_config "$LINKGATE_DATABASE&pool_max_conns=16" >"$work/Caddyfile.pool16"
+	start_caddy Caddyfile.pool16
+	wait_http "http://127.0.0.1:$plain/"
+	out=$("$work/lgbench" create -c 16 -duration 10s -tokens "$work/tokens" "http://127.0.0.1:$gated")
+	eval "$(kv "$out" m_)"
 	pg_rate=$(pgbench -n -c 16 -j 2 -T 10 -M prepared -f "$work/insert.sql" 2>/dev/null | awk '/^tps/ {printf "%.0f", $3; exit}')
 	stop_caddy
 	sqlite="sqlite:$work/lg.db"
@@ -235,7 +244,7 @@ if has create; then
 	wait_http "http://127.0.0.1:$plain/"
 	out=$("$work/lgbench" create -c 16 -duration 10s -tokens "$work/sqlite-tokens" "http://127.0.0.1:$gated")
 	eval "$(kv "$out" q_)"
-	out_table+=("create, 16 organizers, 10 s: PostgreSQL ${k_rps}/s (p50 ${k_p50_us} µs, p99 ${k_p99_us} µs, ${k_errors} errors); pgbench's insert of the same row, 16 clients: ${pg_rate}/s; ratio $(awk -v a="$k_rps" -v b="$pg_rate" 'BEGIN {printf "%.2f", a / b}'); embedded SQLite ${q_rps}/s (p50 ${q_p50_us} µs, p99 ${q_p99_us} µs, ${q_errors} errors)")
+	out_table+=("create, 16 organizers, 10 s: PostgreSQL ${k_rps}/s (p50 ${k_p50_us} µs, p99 ${k_p99_us} µs, ${k_errors} errors); pgbench's insert of the same row, 16 clients: ${pg_rate}/s; ratio $(awk -v a="$k_rps" -v b="$pg_rate" 'BEGIN {printf "%.2f", a / b}'); with pool_max_conns=16 in the URL ${m_rps}/s (ratio $(awk -v a="$m_rps" -v b="$pg_rate" 'BEGIN {printf "%.2f", a / b}'), p99 ${m_p99_us} µs, ${m_errors} errors); embedded SQLite ${q_rps}/s (p50 ${q_p50_us} µs, p99 ${q_p99_us} µs, ${q_errors} errors)")
 fi
 
 echo
