@@ -16,7 +16,12 @@
 # starting with another one each round. Per round, each variant's
 # throughput is divided by plain reverse_proxy's and by the identity
 # headers variant's of the same round; the table shows the medians of those
-# ratios, and the CPU Caddy spent per request beyond plain reverse_proxy's.
+# ratios, the CPU Caddy spent per request beyond plain reverse_proxy's, and
+# "CPU ratio": plain reverse_proxy's CPU per request divided by the
+# variant's, per round, median (the throughput ratio Caddy would show with
+# its core to itself: on a shared machine, other processes take turns on
+# CPU 0 and move throughput more than CPU per request). "Caddy CPU" is the
+# cores Caddy used: about 1 when it is what limits the throughput.
 #
 # Needs wrk (apt-get install wrk), taskset, curl, python3, Go, and either
 # LINKGATE_DATABASE or the PostgreSQL server binaries (initdb, postgres)
@@ -74,9 +79,9 @@ if [ -n "${PROFILE:-}" ]; then
 fi
 
 hz=$(getconf CLK_TCK)
-declare -A rps bytes cpu util ratio fair
+declare -A rps bytes cpu util ratio fair cpuratio
 for round in $(seq "$rounds"); do
-	declare -A this=()
+	declare -A this=() thiscpu=()
 	for i in "${!variants[@]}"; do
 		v=${variants[$(((i + round) % ${#variants[@]}))]}
 		before=$(cpu_ticks "$caddy_pid")
@@ -87,7 +92,9 @@ for round in $(seq "$rounds"); do
 		if grep -q 'Non-2xx' <<<"$out"; then echo "$v: $(grep Non-2xx <<<"$out")" >&2; exit 1; fi
 		this[$v]=$r
 		rps[$v]+=" $r"
-		cpu[$v]+=" $(awk -v t=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.3f", t / hz / n * 1e6}')"
+		c=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$n" 'BEGIN {printf "%.3f", t / hz / n * 1e6}')
+		cpu[$v]+=" $c"
+		thiscpu[$v]=$c
 		util[$v]+=" $(awk -v t=$((after - before)) -v hz="$hz" -v s="$seconds" 'BEGIN {printf "%.2f", t / hz / s}')"
 		echo "round $round $v: $r req/s" >&2
 	done
@@ -95,29 +102,31 @@ for round in $(seq "$rounds"); do
 		base=reverse_proxy
 		[ "$mode" = segments ] && base=reverse_proxy_${v##*_}
 		ratio[$v]+=" $(awk -v a="${this[$v]}" -v b="${this[$base]}" 'BEGIN {printf "%.4f", a / b}')"
+		cpuratio[$v]+=" $(awk -v a="${thiscpu[$v]}" -v b="${thiscpu[$base]}" 'BEGIN {printf "%.4f", b / a}')"
 		[ "$mode" = small ] && fair[$v]+=" $(awk -v a="${this[$v]}" -v b="${this[header_up]}" 'BEGIN {printf "%.4f", a / b}')"
 	done
-	unset this
+	unset this thiscpu
 done
 
 echo
 if [ "$mode" = small ]; then
 	base_cpu=$(median <<<"${cpu[reverse_proxy]}")
-	printf '| %-14s | %9s | %16s | %15s | %13s | %9s |\n' variant "req/s" "÷ reverse_proxy" "÷ header_up" "extra CPU/req" "Caddy CPU"
-	printf '|%s|\n' "---|---:|---:|---:|---:|---:"
+	printf '| %-14s | %9s | %16s | %15s | %13s | %16s | %9s |\n' variant "req/s" "÷ reverse_proxy" "÷ header_up" "extra CPU/req" "CPU ratio" "Caddy CPU"
+	printf '|%s|\n' "---|---:|---:|---:|---:|---:|---:"
 	for v in "${variants[@]}"; do
 		awk -v v="$v" -v r="$(median <<<"${rps[$v]}")" -v q="$(median <<<"${ratio[$v]}")" -v f="$(median <<<"${fair[$v]}")" \
-			-v c="$(median <<<"${cpu[$v]}")" -v bc="$base_cpu" -v u="$(median <<<"${util[$v]}")" \
-			'BEGIN {printf "| %-14s | %9.0f | %16.3f | %15.3f | %10.2f µs | %9.2f |\n", v, r, q, f, c - bc, u}'
+			-v c="$(median <<<"${cpu[$v]}")" -v bc="$base_cpu" -v u="$(median <<<"${util[$v]}")" -v cr="$(median <<<"${cpuratio[$v]}")" \
+			'BEGIN {printf "| %-14s | %9.0f | %16.3f | %15.3f | %10.2f µs | %16.3f | %9.2f |\n", v, r, q, f, c - bc, cr, u}'
 	done
 else
-	printf '| %-18s | %9s | %10s | %16s | %9s |\n' variant "req/s" "MiB/s" "÷ reverse_proxy" "Caddy CPU"
-	printf '|%s|\n' "---|---:|---:|---:|---:"
+	printf '| %-18s | %9s | %10s | %16s | %16s | %9s |\n' variant "req/s" "MiB/s" "÷ reverse_proxy" "CPU ratio" "Caddy CPU"
+	printf '|%s|\n' "---|---:|---:|---:|---:|---:"
 	for v in "${variants[@]}"; do
 		mib=1
 		[ "${v##*_}" = 4m ] && mib=4
 		awk -v v="$v" -v r="$(median <<<"${rps[$v]}")" -v m="$mib" -v q="$(median <<<"${ratio[$v]}")" -v u="$(median <<<"${util[$v]}")" \
-			'BEGIN {printf "| %-18s | %9.1f | %10.0f | %16.3f | %9.2f |\n", v, r, r * m, q, u}'
+			-v cr="$(median <<<"${cpuratio[$v]}")" \
+			'BEGIN {printf "| %-18s | %9.1f | %10.0f | %16.3f | %16.3f | %9.2f |\n", v, r, r * m, q, cr, u}'
 	done
 fi
 echo

@@ -5,16 +5,18 @@
 #   bench/tail.sh [rounds] [seconds-per-run]
 #
 # The gateway of bench/run.sh (Caddy on CPU 0; the upstream and the load
-# generator on CPU 1). First finds plain reverse_proxy's maximum (wrk -c32,
-# the median of three 5 s runs), then sends half of that rate, open loop
+# generator on CPU 1). Each round first measures plain reverse_proxy's
+# maximum (wrk -c32 for 3 s), then sends half of that rate, open loop
 # (lgbench rate: each request leaves when it is due, whatever the answers'
-# speed, and its latency counts from then), to each variant in turn, in
-# interleaved rounds. Per round, each variant's p99 and p99.9 are divided
+# speed, and its latency counts from then), to each variant in turn,
+# starting with another one each round. On a shared machine the capacity
+# moves: measuring it every round keeps the rate at half of what the
+# gateway can do then. Per round, each variant's p99 and p99.9 are divided
 # by plain reverse_proxy's of the same round; the table shows the medians.
 #
 # Needs wrk (apt-get install wrk), taskset, curl, python3, Go, and either
 # LINKGATE_DATABASE or the PostgreSQL server binaries. RATE fixes the rate
-# instead of measuring the maximum.
+# instead of measuring the maximum every round.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -32,21 +34,19 @@ url[passcode]+="?passcode=bench-pass"
 header[jwt]="Authorization: Bearer $jwt"
 header[cookie]="Cookie: $(cookie_of cookie)"
 
-if [ -z "${RATE:-}" ]; then
-	max=()
-	for _ in 1 2 3; do
-		max+=("$(taskset -c 1 wrk -t1 -c32 -d5s "${url[reverse_proxy]}" | awk '/Requests\/sec/ {print $2}')")
-	done
-	RATE=$(echo "${max[*]}" | median | awk '{printf "%d", $1 / 2}')
-	echo "reverse_proxy's maximum: ${max[*]} req/s; sending $RATE/s" >&2
-fi
+# reverse_proxy's maximum, measured now: a 3 s wrk run.
+maximum() { taskset -c 1 wrk -t1 -c32 -d3s "${url[reverse_proxy]}" | awk '/Requests\/sec/ {printf "%d", $2}'; }
 
 declare -A p99 p999 r99 r999 p50 errors
+declare -a rates
 for round in $(seq "$rounds"); do
 	declare -A a=() b=()
+	rate=${RATE:-$(($(maximum) / 2))}
+	rates+=("$rate")
+	echo "round $round: sending $rate/s" >&2
 	for i in "${!variants[@]}"; do
 		v=${variants[$(((i + round) % ${#variants[@]}))]}
-		out=$(taskset -c 1 "$work/lgbench" rate -rate "$RATE" -duration "${seconds}s" -warmup 2s \
+		out=$(taskset -c 1 "$work/lgbench" rate -rate "$rate" -duration "${seconds}s" -warmup 2s \
 			${header[$v]:+-header "${header[$v]}"} "${url[$v]}" 2>/dev/null)
 		eval "$(tr ' ' '\n' <<<"$out" | sed 's/^/local_/')"
 		a[$v]=$local_p99_us b[$v]=$local_p999_us
@@ -69,4 +69,4 @@ for v in "${variants[@]}"; do
 		"$(tr ' ' '\n' <<<"${errors[$v]}" | awk '{s += $1} END {print s + 0}')"
 done
 echo
-echo "rate=$RATE/s rounds=$rounds seconds=$seconds; $(machine)"
+echo "rates=${rates[*]} (per round) rounds=$rounds seconds=$seconds; $(machine)"
