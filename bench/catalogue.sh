@@ -161,7 +161,7 @@ if has cold; then
 	wait_http "http://127.0.0.1:$plain/"
 	heap_before=$(heap_alloc)
 	psql -qAtc 'SELECT pg_stat_statements_reset()' >/dev/null
-	out=$(taskset -c 1 "$work/lgbench" hit -c 32 -n 10000 -ids "$work/ids" "http://127.0.0.1:$gated/live/%s/seg.ts?passcode=bench-pass")
+	out=$(on 1 "$work/lgbench" hit -c 32 -n 10000 -ids "$work/ids" "http://127.0.0.1:$gated/live/%s/seg.ts?passcode=bench-pass")
 	eval "$(kv "$out" c_)"
 	psql -Atc "SELECT calls || ' × ' || left(substring(regexp_replace(query, '\s+', ' ', 'g') from '(?:INSERT|UPDATE|DELETE|FROM) .*'), 50)
 		FROM pg_stat_statements WHERE query NOT ILIKE '%pg_stat%' ORDER BY calls DESC LIMIT 5" >"$work/statements"
@@ -172,11 +172,11 @@ fi
 
 if has heap || has growth; then
 	echo "asking for all $aliases aliases" >&2
-	out=$(taskset -c 1 "$work/lgbench" hit -c 64 -n "$aliases" -ids "$work/ids" "http://127.0.0.1:$gated/live/%s/seg.ts?passcode=bench-pass")
+	out=$(on 1 "$work/lgbench" hit -c 64 -n "$aliases" -ids "$work/ids" "http://127.0.0.1:$gated/live/%s/seg.ts?passcode=bench-pass")
 	eval "$(kv "$out" w_)"
 	heap_after=$(heap_alloc)
 	loads_before=$(curl -s "http://127.0.0.1:$admin/metrics" | awk '/^linkgate_cache_loads_total\{cache="aliases"\}/ {print $2}')
-	taskset -c 1 "$work/lgbench" hit -c 32 -duration 5s -ids "$work/ids" "http://127.0.0.1:$gated/live/%s/seg.ts?passcode=bench-pass" >"$work/resample"
+	on 1 "$work/lgbench" hit -c 32 -duration 5s -ids "$work/ids" "http://127.0.0.1:$gated/live/%s/seg.ts?passcode=bench-pass" >"$work/resample"
 	loads_after=$(curl -s "http://127.0.0.1:$admin/metrics" | awk '/^linkgate_cache_loads_total\{cache="aliases"\}/ {print $2}')
 	eval "$(kv "$(cat "$work/resample")" s_)"
 	out_table+=("heap: $aliases aliases asked for in ${w_seconds} s (${w_rps}/s, ${w_errors} errors); live heap $((heap_before >> 20)) MiB before, $((heap_after >> 20)) MiB after: $(((heap_after - heap_before) / aliases)) B per alias; then $s_requests requests at random over all: $(awk -v a="$loads_after" -v b="$loads_before" 'BEGIN {printf "%.0f", a - b}') store loads ($(awk -v a="$loads_after" -v b="$loads_before" -v n="$s_requests" 'BEGIN {printf "%.2f", (a - b) / n * 100}') % of requests missed the cache)")
@@ -198,7 +198,7 @@ if has growth; then
 				p=$gated
 				[ "$v" = plain ] && p=$plain
 				before=$(cpu_ticks "$caddy_pid")
-				out=$(taskset -c 1 "$work/lgbench" hit -c "$c" -sources 20 -duration 5s -first "$n" -ids "$work/ids" \
+				out=$(on 1 "$work/lgbench" hit -c "$c" -sources 20 -duration 5s -first "$n" -ids "$work/ids" \
 					"http://127.0.0.1:$p/live/%s/seg.ts?passcode=bench-pass" 2>/dev/null)
 				after=$(cpu_ticks "$caddy_pid")
 				eval "$(kv "$out" h_)"

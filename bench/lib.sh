@@ -17,6 +17,8 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+# A script stopped by a signal cleans up too.
+trap 'exit 130' INT TERM
 
 as_postgres() {
 	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -83,7 +85,7 @@ start_postgres() {
 # start_upstream PORT runs lgbench's upstream on CPU 1, beside the load
 # generators, so that it takes no CPU from the gateway on CPU 0.
 start_upstream() {
-	taskset -c 1 "$work/lgbench" upstream -addr "127.0.0.1:$1" &
+	on 1 "$work/lgbench" upstream -addr "127.0.0.1:$1" &
 	pids+=($!)
 	wait_http "http://127.0.0.1:$1/"
 }
@@ -91,7 +93,7 @@ start_upstream() {
 # start_caddy CADDYFILE runs Caddy with that config, pinned to CPU 0, and
 # sets caddy_pid. wait_http on one of its sites tells when it is up.
 start_caddy() {
-	(cd "$work" && exec taskset -c 0 ./caddy run --config "$1" >>"$work/caddy.log" 2>&1) &
+	(cd "$work" && exec taskset -c 0 nice -n "${NICE:-0}" ./caddy run --config "$1" >>"$work/caddy.log" 2>&1) &
 	caddy_pid=$!
 	pids+=("$caddy_pid")
 }
@@ -136,6 +138,16 @@ PY
 # request to URL (which carries a credential).
 session_cookie() {
 	curl -s -o /dev/null -D - "$1" | awk -F'[ ;]' 'tolower($1) == "set-cookie:" {print $2; exit}'
+}
+
+# on CPU COMMAND... runs a command pinned to one CPU, at the niceness
+# NICE (default 0). On a machine shared with other work, NICE=-10 gives
+# the measured processes precedence, so that what is measured is the
+# gateway rather than whoever else had CPU 0 at the time.
+on() {
+	local cpu=$1
+	shift
+	taskset -c "$cpu" nice -n "${NICE:-0}" "$@"
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

@@ -71,7 +71,7 @@ done
 if [ -n "${PROFILE:-}" ]; then
 	mkdir -p "$root/bench/profiles"
 	echo "profiling $PROFILE for 10 s" >&2
-	taskset -c 1 wrk -t1 -c"$connections" -d12s ${header[$PROFILE]:+-H "${header[$PROFILE]}"} "${url[$PROFILE]}" >/dev/null &
+	on 1 wrk -t1 -c"$connections" -d12s ${header[$PROFILE]:+-H "${header[$PROFILE]}"} "${url[$PROFILE]}" >/dev/null &
 	wrk_pid=$!
 	sleep 1
 	curl -s -o "$root/bench/profiles/$PROFILE.pprof" "http://127.0.0.1:$admin/debug/pprof/profile?seconds=10"
@@ -85,7 +85,7 @@ for round in $(seq "$rounds"); do
 	for i in "${!variants[@]}"; do
 		v=${variants[$(((i + round) % ${#variants[@]}))]}
 		before=$(cpu_ticks "$caddy_pid")
-		out=$(taskset -c 1 wrk -t1 -c"$connections" -d"${seconds}s" ${header[$v]:+-H "${header[$v]}"} "${url[$v]}")
+		out=$(on 1 wrk -t1 -c"$connections" -d"${seconds}s" ${header[$v]:+-H "${header[$v]}"} "${url[$v]}")
 		after=$(cpu_ticks "$caddy_pid")
 		r=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
 		n=$(awk '/requests in/ {print $1}' <<<"$out")

@@ -35,7 +35,7 @@ header[jwt]="Authorization: Bearer $jwt"
 header[cookie]="Cookie: $(cookie_of cookie)"
 
 # reverse_proxy's maximum, measured now: a 3 s wrk run.
-maximum() { taskset -c 1 wrk -t1 -c32 -d3s "${url[reverse_proxy]}" | awk '/Requests\/sec/ {printf "%d", $2}'; }
+maximum() { on 1 wrk -t1 -c32 -d3s "${url[reverse_proxy]}" | awk '/Requests\/sec/ {printf "%d", $2}'; }
 
 declare -A p99 p999 r99 r999 p50 errors
 declare -a rates
@@ -46,7 +46,7 @@ for round in $(seq "$rounds"); do
 	echo "round $round: sending $rate/s" >&2
 	for i in "${!variants[@]}"; do
 		v=${variants[$(((i + round) % ${#variants[@]}))]}
-		out=$(taskset -c 1 "$work/lgbench" rate -rate "$rate" -duration "${seconds}s" -warmup 2s \
+		out=$(on 1 "$work/lgbench" rate -rate "$rate" -duration "${seconds}s" -warmup 2s \
 			${header[$v]:+-header "${header[$v]}"} "${url[$v]}" 2>/dev/null)
 		eval "$(tr ' ' '\n' <<<"$out" | sed 's/^/local_/')"
 		a[$v]=$local_p99_us b[$v]=$local_p999_us

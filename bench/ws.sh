@@ -88,7 +88,7 @@ for round in $(seq "$rounds"); do
 			mkdir -p "$root/bench/profiles"
 			prof=(-heap-profile "$root/bench/profiles/ws-$v.heap")
 		fi
-		out=$(taskset -c 1 "$work/lgbench" ws "${prof[@]}" -n "$conns" -c 64 -sources 20 -admin "http://127.0.0.1:$admin" -pid "$caddy_pid" \
+		out=$(on 1 "$work/lgbench" ws "${prof[@]}" -n "$conns" -c 64 -sources 20 -admin "http://127.0.0.1:$admin" -pid "$caddy_pid" \
 			"${del[@]}" "${urls[@]}")
 		echo "round $round $v: $out" >&2
 		eval "$(tr ' ' '\n' <<<"$out" | sed 's/^/r_/')"
