@@ -20,7 +20,9 @@ const (
 	RevokeJTI RevocationKind = "jti"
 )
 
-// MaxRevocations bounds the revocations in force on one alias.
+// MaxRevocations bounds the revocations in force on one alias: the API
+// refuses more. A revocation of everything before a moment replaces any
+// number of them.
 const MaxRevocations = 10_000
 
 // Revocation refuses credentials of an alias until it expires, which is

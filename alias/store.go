@@ -13,12 +13,16 @@ var (
 	ErrNotFound       = errors.New("not found")
 	ErrIDTaken        = errors.New("alias ID already taken")
 	ErrStreamKeyTaken = errors.New("stream key already used by another alias")
+	// ErrTooManyRevocations: an alias already has as many revocations in
+	// force as it may.
+	ErrTooManyRevocations = errors.New("too many revocations in force on the alias")
 )
 
 // Reader is what deciding access reads: aliases by ID or stream key, and
 // the organization an organization token belongs to.
 type Reader interface {
-	// Alias returns the alias with id, whoever owns it, or ErrNotFound.
+	// Alias returns the alias with id, whoever owns it, with the
+	// revocations in force, or ErrNotFound.
 	Alias(ctx context.Context, id string) (Alias, error)
 	// AliasByStreamKey returns the alias whose stream key is key, or
 	// ErrNotFound: media servers that know a publisher only by the key it
@@ -45,6 +49,15 @@ type Catalog interface {
 	UpdateAlias(ctx context.Context, orgID, id string, p Patch) (Alias, error)
 	// DeleteAlias removes the organization's alias id, or ErrNotFound.
 	DeleteAlias(ctx context.Context, orgID, id string) error
+	// Revoke records r on the organization's alias and returns the
+	// revocations in force; ErrNotFound if the organization has no such
+	// alias, ErrTooManyRevocations when limit are in force already.
+	// Revoking what is already revoked keeps the later expiry (and the
+	// later moment, for RevokeBefore).
+	Revoke(ctx context.Context, orgID, aliasID string, r Revocation, limit int) ([]Revocation, error)
+	// Revocations returns the revocations in force on the organization's
+	// alias, or ErrNotFound.
+	Revocations(ctx context.Context, orgID, aliasID string) ([]Revocation, error)
 }
 
 // Admin is what the command line administers: organizations, their

@@ -78,3 +78,25 @@ func (c catalog) DeleteAlias(ctx context.Context, orgID, id string) error {
 	}
 	return c.n.storeError(err)
 }
+
+// Revoke drops the alias, whose revocations come with it.
+func (c catalog) Revoke(ctx context.Context, orgID, aliasID string, r alias.Revocation, limit int) ([]alias.Revocation, error) {
+	b, err := c.n.Backend()
+	if err != nil {
+		return nil, err
+	}
+	in, err := b.Revoke(ctx, orgID, aliasID, r, limit)
+	if err == nil {
+		c.n.aliases.Invalidate(aliasID)
+	}
+	return in, c.n.storeError(err)
+}
+
+func (c catalog) Revocations(ctx context.Context, orgID, aliasID string) ([]alias.Revocation, error) {
+	b, err := c.n.Backend()
+	if err != nil {
+		return nil, err
+	}
+	in, err := b.Revocations(ctx, orgID, aliasID)
+	return in, c.n.storeError(err)
+}

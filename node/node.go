@@ -311,7 +311,8 @@ func (n *Node) loadOrg(ctx context.Context, hashHex string) (string, error) {
 // row is missing or taken; otherwise it tells the events that the store
 // could not answer. It returns err.
 func (n *Node) storeError(err error) error {
-	if err == nil || errors.Is(err, alias.ErrNotFound) || errors.Is(err, alias.ErrIDTaken) || errors.Is(err, alias.ErrStreamKeyTaken) {
+	if err == nil || errors.Is(err, alias.ErrNotFound) || errors.Is(err, alias.ErrIDTaken) || errors.Is(err, alias.ErrStreamKeyTaken) ||
+		errors.Is(err, alias.ErrTooManyRevocations) {
 		n.lastContact.Store(time.Now().UnixNano())
 		return err
 	}

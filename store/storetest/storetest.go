@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -53,6 +54,10 @@ func Run(t *testing.T, open func(t *testing.T) alias.Store) {
 		{"MigrateAgain", testMigrateAgain},
 		{"ParallelCreates", testParallelCreates},
 		{"ParallelUpdates", testParallelUpdates},
+		{"AuthEpoch", testAuthEpoch},
+		{"SecretGrace", testSecretGrace},
+		{"Revocations", testRevocations},
+		{"RevocationsBounded", testRevocationsBounded},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -823,5 +828,176 @@ func testParallelUpdates(t *testing.T, s alias.Store) {
 	}
 	if got := get(t, s, a.ID); got.Version != 1+n {
 		t.Errorf("after %d parallel updates Version = %d, want %d", n, got.Version, 1+n)
+	}
+}
+
+// testAuthEpoch: the credential epoch moves when the passcode, the JWT
+// secret or the stream key changes, and only then.
+func testAuthEpoch(t *testing.T, s alias.Store) {
+	ctx := t.Context()
+	org := newOrg(t, s)
+	a := create(t, s, fullAlias(org))
+	epoch := a.AuthEpoch
+	for _, tc := range []struct {
+		name  string
+		patch alias.Patch
+		moves bool
+	}{
+		{"rename", alias.Patch{Name: alias.Field{Set: true, Value: "renamed"}}, false},
+		{"new expiry", alias.Patch{ExpiredAt: ptr(expiry().Add(time.Hour))}, false},
+		{"new passcode", alias.Patch{Passcode: alias.Field{Set: true, Value: "another-passcode"}}, true},
+		{"new secret", alias.Patch{JWTSecret: alias.Field{Set: true, Value: strings.Repeat("n", 32)}}, true},
+		{"new stream key", alias.Patch{StreamKey: alias.Field{Set: true, Value: streamKey()}}, true},
+		{"cleared passcode", alias.Patch{Passcode: alias.Field{Set: true}}, true},
+		{"nothing", alias.Patch{}, false},
+	} {
+		got, err := s.UpdateAlias(ctx, org.ID, a.ID, tc.patch)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if moved := got.AuthEpoch != epoch; moved != tc.moves {
+			t.Errorf("%s: epoch %d -> %d, want moved %v", tc.name, epoch, got.AuthEpoch, tc.moves)
+		}
+		if got.PreviousJWTSecret != "" || got.PreviousEpoch != 0 {
+			t.Errorf("%s: a grace period without asking: %+v", tc.name, got)
+		}
+		epoch = got.AuthEpoch
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// testSecretGrace: a new JWT secret with a grace period keeps the old one
+// and its epoch until the grace ends; a later change of what opens the
+// alias ends the grace at once.
+func testSecretGrace(t *testing.T, s alias.Store) {
+	ctx := t.Context()
+	org := newOrg(t, s)
+	a := create(t, s, fullAlias(org))
+	before := time.Now()
+	got, err := s.UpdateAlias(ctx, org.ID, a.ID, alias.Patch{
+		JWTSecret: alias.Field{Set: true, Value: strings.Repeat("n", 32)}, JWTSecretGrace: 10 * time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PreviousJWTSecret != a.JWTSecret || got.PreviousEpoch != a.AuthEpoch || got.AuthEpoch != a.AuthEpoch+1 {
+		t.Fatalf("after a rotation with grace: %+v, want the old secret and epoch %d kept", got, a.AuthEpoch)
+	}
+	if until := got.PreviousUntil; until.Before(before.Add(10*time.Minute-time.Second)) || until.After(time.Now().Add(10*time.Minute+time.Second)) {
+		t.Errorf("grace until %v, want 10 minutes from the update", until)
+	}
+	if reread := get(t, s, a.ID); reread.PreviousJWTSecret != a.JWTSecret || !reread.PreviousUntil.Equal(got.PreviousUntil) {
+		t.Errorf("the grace read back: %+v", reread)
+	}
+	if !got.InGrace(time.Now()) || !got.EpochValid(a.AuthEpoch, time.Now()) || got.EpochValid(a.AuthEpoch, time.Now().Add(11*time.Minute)) {
+		t.Errorf("the previous epoch's validity is wrong: %+v", got)
+	}
+	got, err = s.UpdateAlias(ctx, org.ID, a.ID, alias.Patch{Passcode: alias.Field{Set: true, Value: "a-new-passcode"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PreviousJWTSecret != "" || got.InGrace(time.Now()) {
+		t.Errorf("a new passcode kept the grace: %+v", got)
+	}
+}
+
+// testRevocations: revocations are kept per alias, read with it, merged
+// when repeated, never shown past their expiry, and gone with the alias.
+func testRevocations(t *testing.T, s alias.Store) {
+	ctx := t.Context()
+	org, other := newOrg(t, s), newOrg(t, s)
+	a := create(t, s, fullAlias(org))
+	later := time.Now().Add(time.Hour).Truncate(time.Microsecond)
+	revoke := func(r alias.Revocation) []alias.Revocation {
+		t.Helper()
+		in, err := s.Revoke(ctx, org.ID, a.ID, r, alias.MaxRevocations)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	revoke(alias.Revocation{Kind: alias.RevokeUser, Value: "u1", ExpiresAt: later})
+	revoke(alias.Revocation{Kind: alias.RevokeJTI, Value: "token-7", ExpiresAt: later})
+	revoke(alias.Revocation{Kind: alias.RevokeBefore, Before: time.Now().Add(-time.Minute).Truncate(time.Second), ExpiresAt: later})
+	revoke(alias.Revocation{Kind: alias.RevokeUser, Value: "u1", ExpiresAt: later.Add(time.Hour)})
+	in := revoke(alias.Revocation{Kind: alias.RevokeBefore, Before: time.Now().Truncate(time.Second), ExpiresAt: later})
+	if len(in) != 3 {
+		t.Fatalf("%d revocations in force, want 3 (user, jti, before): %+v", len(in), in)
+	}
+	for _, r := range in {
+		switch r.Kind {
+		case alias.RevokeUser:
+			if r.Value != "u1" || !r.ExpiresAt.Equal(later.Add(time.Hour)) {
+				t.Errorf("the user's revocation did not keep the later expiry: %+v", r)
+			}
+		case alias.RevokeBefore:
+			if r.Before.Before(time.Now().Add(-30 * time.Second)) {
+				t.Errorf("the revocation before a moment did not keep the later moment: %+v", r)
+			}
+		}
+	}
+	if got := get(t, s, a.ID); len(got.Revocations) != 3 {
+		t.Errorf("Alias carries %d revocations, want 3", len(got.Revocations))
+	}
+	if got, err := s.AliasByStreamKey(ctx, a.StreamKey); err != nil || len(got.Revocations) != 3 {
+		t.Errorf("AliasByStreamKey carries %d revocations (%v), want 3", len(got.Revocations), err)
+	}
+	listed, err := s.Revocations(ctx, org.ID, a.ID)
+	if err != nil || len(listed) != 3 {
+		t.Errorf("Revocations = %d, %v; want 3", len(listed), err)
+	}
+	// Expired ones are neither shown nor kept.
+	revoke(alias.Revocation{Kind: alias.RevokeJTI, Value: "gone", ExpiresAt: time.Now().Add(-time.Second)})
+	if listed, _ := s.Revocations(ctx, org.ID, a.ID); len(listed) != 3 {
+		t.Errorf("an expired revocation is shown: %+v", listed)
+	}
+	if _, err := s.Revoke(ctx, other.ID, a.ID, alias.Revocation{Kind: alias.RevokeUser, Value: "x", ExpiresAt: later}, alias.MaxRevocations); !errors.Is(err, alias.ErrNotFound) {
+		t.Errorf("revoking on another organization's alias: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Revocations(ctx, other.ID, a.ID); !errors.Is(err, alias.ErrNotFound) {
+		t.Errorf("listing another organization's revocations: %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteAlias(ctx, org.ID, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	b := fullAlias(org)
+	b.ID = a.ID
+	create(t, s, b)
+	if got := get(t, s, a.ID); len(got.Revocations) != 0 {
+		t.Errorf("a new alias of a deleted one's ID inherits %d revocations", len(got.Revocations))
+	}
+}
+
+// testRevocationsBounded: no more than the limit are kept per alias, also
+// under concurrent revocations, though repeating one already kept still
+// works.
+func testRevocationsBounded(t *testing.T, s alias.Store) {
+	const limit = 40
+	ctx := t.Context()
+	org := newOrg(t, s)
+	a := create(t, s, fullAlias(org))
+	later := time.Now().Add(time.Hour)
+	var wg sync.WaitGroup
+	errs := make(chan error, limit)
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w; i < limit; i += 8 {
+				if _, err := s.Revoke(ctx, org.ID, a.ID, alias.Revocation{Kind: alias.RevokeUser, Value: "u" + strconv.Itoa(i), ExpiresAt: later}, limit); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if _, err := s.Revoke(ctx, org.ID, a.ID, alias.Revocation{Kind: alias.RevokeUser, Value: "one-too-many", ExpiresAt: later}, limit); !errors.Is(err, alias.ErrTooManyRevocations) {
+		t.Errorf("revocation %d: %v, want ErrTooManyRevocations", limit+1, err)
+	}
+	if _, err := s.Revoke(ctx, org.ID, a.ID, alias.Revocation{Kind: alias.RevokeUser, Value: "u7", ExpiresAt: later.Add(time.Hour)}, limit); err != nil {
+		t.Errorf("repeating a kept revocation at the bound: %v", err)
 	}
 }
