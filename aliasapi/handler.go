@@ -148,6 +148,9 @@ func (api *API) storeContext(r *http.Request) (context.Context, context.CancelFu
 // organization authenticates the organization token of r; on failure it has
 // written the response and returns ok false.
 func (api *API) organization(w http.ResponseWriter, r *http.Request) (orgID string, ok bool) {
+	if orgID, ok := servedAs(r); ok {
+		return orgID, true
+	}
 	token := ""
 	if auth := r.Header["Authorization"]; len(auth) > 0 {
 		token = strings.TrimSpace(auth[0])
@@ -180,6 +183,10 @@ func (api *API) organization(w http.ResponseWriter, r *http.Request) (orgID stri
 //     shows, a protected one is not found, so its existence stays hidden);
 //   - a refused credential: 401, throttled like the gateway's.
 func (api *API) retrieve(w http.ResponseWriter, r *http.Request, id string) {
+	if orgID, ok := servedAs(r); ok {
+		api.retrieveAs(w, r, id, orgID)
+		return
+	}
 	p := gate.ReadHTTP(r, id)
 	req := gate.Request{
 		AliasID:          id,
