@@ -223,6 +223,8 @@ func withStore(cmd *cobra.Command, run runFunc) *cobra.Command {
 		if err != nil {
 			return fmt.Errorf("migrating the database: %w", err)
 		}
+		// migrate reports on standard output what it applied; any other
+		// command mentions it, as the schema changed under it.
 		if len(applied) > 0 && cmd.Name() != "migrate" {
 			fmt.Fprintf(cmd.ErrOrStderr(), "linkgate: migrated the database: applied %s\n", strings.Join(applied, ", "))
 		}

@@ -24,11 +24,10 @@ import (
 	"github.com/linkgate/linkgate/gate"
 )
 
-// The alias commands run each request through the alias API's own
-// handler, as the organization --org names instead of a token: the
-// validation, the error sentences and the JSON are the API's, byte for
-// byte.
-
+// aliasCommand is "caddy linkgate alias". Its commands run each request
+// through the alias API's own handler, as the organization --org names
+// instead of a token, so that the validation, the error sentences and the
+// JSON are the API's, byte for byte.
 func aliasCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "alias",

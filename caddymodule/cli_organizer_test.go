@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
 	"github.com/linkgate/linkgate/internal/pgtest"
 	"github.com/linkgate/linkgate/internal/testcaddy"
 )
@@ -115,7 +117,7 @@ var aliasIDShape = regexp.MustCompile(`^[a-z0-9]{12}\n$`)
 func testOrganizerCLI(t *testing.T, bin, database, migrationsDir string) {
 	port := testcaddy.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	caddyfile := fmt.Sprintf(`{
+	text := fmt.Sprintf(`{
 	%s
 	linkgate {
 		database %s
@@ -137,8 +139,10 @@ http://127.0.0.1:%d {
 	respond "fallthrough" %d
 }
 `, testcaddy.GlobalOptions(t.TempDir()), database, theRules, port, fallthroughStatus)
+	// Formatted, or Caddy warns of it in every command's output.
+	config := string(caddyfile.Format([]byte(text)))
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "Caddyfile"), []byte(caddyfile), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "Caddyfile"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	home := t.TempDir()
@@ -188,7 +192,7 @@ http://127.0.0.1:%d {
 		t.Errorf("--expires 24h gave expired_at %v, want 24 hours after %d..%d", first.Data["expired_at"], before, after)
 	}
 
-	server := testcaddy.Run(t, bin, "caddy run", caddyfile, "HOME="+home)
+	server := testcaddy.Run(t, bin, "caddy run", config, "HOME="+home)
 	server.WaitReady(t, func() bool {
 		resp, err := client.Get(base + "/")
 		if err != nil {
@@ -214,15 +218,20 @@ http://127.0.0.1:%d {
 		}
 	}
 
-	t.Run("organizations", func(t *testing.T) {
-		c.refuses(t, "exists already", "org", "create", "acme")
-		second := strings.TrimSpace(c.ok(t, "org", "create", "acme", "--allow-duplicate", "-q"))
-		wantToken(t, second)
-		c.ok(t, "org", "create", "Acme")
-		globex := orgCreated(t, c.ok(t, "org", "create", "globex", "--json"))
+	// More organizations: a second "acme", one whose name differs in
+	// case only, and globex.
+	c.refuses(t, "exists already", "org", "create", "acme")
+	wantToken(t, strings.TrimSpace(c.ok(t, "org", "create", "acme", "--allow-duplicate", "-q")))
+	c.ok(t, "org", "create", "Acme")
+	globexCreated := orgCreated(t, c.ok(t, "org", "create", "globex", "--json"))
+	var orgs []orgEntry
+	decodeLine(t, c.ok(t, "org", "list", "--json"), &orgs)
+	if len(orgs) != 4 {
+		t.Fatalf("org list --json shows %d organizations, want 4: %+v", len(orgs), orgs)
+	}
+	acme, caseAcme, globex := orgs[0].OrgID, orgs[2].OrgID, orgs[3].OrgID
 
-		var orgs []orgEntry
-		decodeLine(t, c.ok(t, "org", "list", "--json"), &orgs)
+	t.Run("organizations", func(t *testing.T) {
 		var names []string
 		for _, o := range orgs {
 			names = append(names, o.Name)
@@ -233,8 +242,8 @@ http://127.0.0.1:%d {
 		if want := []string{"acme", "acme", "Acme", "globex"}; !slices.Equal(names, want) {
 			t.Fatalf("org list --json shows %q, want %q, oldest first", names, want)
 		}
-		if orgs[3].OrgID != globex.OrgID {
-			t.Errorf("org list --json shows globex as %s, org create said %s", orgs[3].OrgID, globex.OrgID)
+		if globex != globexCreated.OrgID {
+			t.Errorf("org list --json shows globex as %s, org create said %s", globex, globexCreated.OrgID)
 		}
 		text := c.ok(t, "org", "list")
 		for _, o := range orgs {
@@ -246,9 +255,10 @@ http://127.0.0.1:%d {
 		if !strings.Contains(stderr, orgs[0].OrgID) || !strings.Contains(stderr, orgs[1].OrgID) || !strings.Contains(stderr, "--allow-duplicate") {
 			t.Errorf("org create of a taken name printed\n%s\nwant both IDs and the flag that allows it", stderr)
 		}
-		decodeLine(t, c.ok(t, "org", "list", "--json"), &orgs)
-		if len(orgs) != 4 {
-			t.Errorf("a refused org create made an organization: %d now", len(orgs))
+		var after []orgEntry
+		decodeLine(t, c.ok(t, "org", "list", "--json"), &after)
+		if len(after) != 4 {
+			t.Errorf("a refused org create made an organization: %d now", len(after))
 		}
 
 		c.refuses(t, "--org is needed: the database holds 4 organizations", "alias", "list")
@@ -266,13 +276,6 @@ http://127.0.0.1:%d {
 		c.refuses(t, "none of the others can be", "org", "create", "x", "--json", "-q")
 	})
 
-	// The organizations by ID: acme (the first), Acme, globex.
-	var orgs []orgEntry
-	decodeLine(t, c.ok(t, "org", "list", "--json"), &orgs)
-	if len(orgs) != 4 {
-		t.Fatalf("%d organizations, want 4", len(orgs))
-	}
-	acme, caseAcme, globex := orgs[0].OrgID, orgs[2].OrgID, orgs[3].OrgID
 	caseAcmeToken := strings.TrimSpace(c.ok(t, "token", "create", caseAcme, "-q"))
 	globexToken := strings.TrimSpace(c.ok(t, "token", "create", "globex", "-q"))
 	foreign := strings.TrimSpace(c.ok(t, "alias", "create", "--org", "globex", "--type", "live", "--passcode", "their-secret", "--expires", "1h", "-q"))
@@ -545,6 +548,12 @@ http://127.0.0.1:%d {
 				"token_not_yet_valid: the token is not valid before " + at(now+3600)},
 			{"a token without expiry", hs256, fmt.Sprintf(`{"alias":%q}`, launch), longSecret, launch,
 				"no_expiry: the token has neither exp nor expires_in"},
+			{"a token issued in the future", hs256, fmt.Sprintf(`{"alias":%q,"iat":%d,"exp":%d}`, launch, now+3600, now+5400), longSecret, launch,
+				"issued_in_future: the token says it was issued at " + at(now+3600)},
+			{"a lifetime without iat", hs256, fmt.Sprintf(`{"alias":%q,"expires_in":600}`, launch), longSecret, launch,
+				"expires_in_needs_iat: expires_in below 1000000000 is a lifetime"},
+			{"a claim of the wrong type", hs256, fmt.Sprintf(`{"alias":%q,"exp":"tomorrow"}`, launch), longSecret, launch,
+				"bad_claims: a claim appears twice or has the wrong type"},
 			{"a token of another algorithm", `{"alg":"HS512","typ":"JWT"}`, fmt.Sprintf(`{"alias":%q,"exp":%d}`, launch, now+600), longSecret, launch,
 				`bad_algorithm: the token is signed with alg "HS512"`},
 			{"a token for an alias without a secret", hs256, fmt.Sprintf(`{"alias":%q,"exp":%d}`, noSecret, now+600), longSecret, noSecret,
@@ -567,6 +576,15 @@ http://127.0.0.1:%d {
 			}
 		}
 		c.refuses(t, "token_malformed: the token is not a JWT", "jwt", "check", "not-a-token", "--alias", launch)
+
+		// An alias that expires: the gateway refuses every token for it.
+		brief := strings.TrimSpace(c.ok(t, "alias", "create", "--org", acme, "--type", "live", "--jwt-secret", longSecret, "--expires", "2s", "-q"))
+		token := handSigned(hs256, fmt.Sprintf(`{"alias":%q,"exp":%d}`, brief, now+600), longSecret)
+		testcaddy.PollUntil(t, 10*time.Second, "jwt check says the alias expired", func() bool {
+			_, stderr, err := c.run("", "jwt", "check", token, "--alias", brief)
+			return err != nil && strings.Contains(stderr, "alias_expired: alias "+brief+" expired at ")
+		})
+		c.refuses(t, "alias "+brief+" expired at ", "jwt", "sign", "--alias", brief)
 		c.refuses(t, `no alias "nosuchalias0"`, "jwt", "check", "x", "--alias", "nosuchalias0")
 		c.refuses(t, "accepts 1 arg", "jwt", "check", "--alias", launch)
 	})
