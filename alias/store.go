@@ -65,6 +65,14 @@ type Catalog interface {
 type Admin interface {
 	// CreateOrg creates an organization.
 	CreateOrg(ctx context.Context, name string) (Org, error)
+	// Org returns the organization with id, or ErrNotFound.
+	Org(ctx context.Context, id string) (Org, error)
+	// Orgs lists every organization, oldest first.
+	Orgs(ctx context.Context) ([]Org, error)
+	// OrgsByName lists the organizations whose name is exactly name (case
+	// and spaces count), oldest first; none is an empty list. Names need
+	// not be unique: the command line refuses a duplicate unless asked.
+	OrgsByName(ctx context.Context, name string) ([]Org, error)
 	// CreateToken records a token of the organization by its hash; ErrNotFound
 	// if the organization does not exist.
 	CreateToken(ctx context.Context, orgID, name string, h TokenHash) (TokenInfo, error)
@@ -76,6 +84,10 @@ type Admin interface {
 	// Migrate brings the schema up to date; safe to call from several
 	// processes at once.
 	Migrate(ctx context.Context) error
+	// ApplyMigrations is Migrate that tells which migrations this call
+	// applied, by file name in the order applied; none when the schema
+	// was up to date.
+	ApplyMigrations(ctx context.Context) ([]string, error)
 }
 
 // Store is everything a database backend keeps.

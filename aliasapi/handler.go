@@ -158,6 +158,9 @@ func (api *API) storeContext(r *http.Request) (context.Context, context.CancelFu
 // organization authenticates the organization token of r; on failure it has
 // written the response and returns ok false.
 func (api *API) organization(w http.ResponseWriter, r *http.Request) (orgID string, ok bool) {
+	if orgID, ok := servedAs(r); ok {
+		return orgID, true
+	}
 	token := ""
 	if auth := r.Header["Authorization"]; len(auth) > 0 {
 		token = strings.TrimSpace(auth[0])
@@ -191,6 +194,9 @@ func (api *API) organization(w http.ResponseWriter, r *http.Request) (orgID stri
 //   - a refused credential: 401, throttled like the gateway's.
 func (api *API) retrieve(w http.ResponseWriter, r *http.Request, id string) {
 	p := gate.ReadHTTP(r, id)
+	if orgID, ok := servedAs(r); ok {
+		p = gate.Presented{Credential: gate.Credential{Kind: gate.KindOrganization, Value: orgID}}
+	}
 	req := gate.Request{
 		AliasID:          id,
 		Need:             alias.RequireViewer,

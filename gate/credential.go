@@ -23,6 +23,11 @@ const (
 	// percent-encoding. It is a wrong credential, not a missing one, so
 	// that a guesser cannot probe without being counted.
 	KindMalformed
+	// KindOrganization: an organization the entry point has already
+	// authenticated, its ID as the value; decided as a valid token of
+	// that organization would be. Only code sets it (the command line,
+	// which holds the database): nothing read from a request becomes one.
+	KindOrganization
 )
 
 // Credential is the one secret a client presented, besides a session

@@ -173,7 +173,8 @@ func (g *Gate) decideFor(ctx context.Context, a *alias.Alias, req *Request, now 
 // An organization token cannot be guessed, so nothing here is counted.
 func (g *Gate) expired(ctx context.Context, a *alias.Alias, req *Request, now time.Time) Decision {
 	c := req.Credential
-	if !req.OwnerSeesExpired || c.Kind != KindBearer || !strings.HasPrefix(c.Value, alias.OrgTokenPrefix) {
+	organization := c.Kind == KindOrganization || c.Kind == KindBearer && strings.HasPrefix(c.Value, alias.OrgTokenPrefix)
+	if !req.OwnerSeesExpired || !organization {
 		return Decision{Reason: ReasonExpired}
 	}
 	grant, r := g.authenticate(ctx, a, c, now)
@@ -257,6 +258,11 @@ func (g *Gate) authenticate(ctx context.Context, a *alias.Alias, c Credential, n
 		}
 	}
 	switch kind {
+	case KindOrganization:
+		if c.Value != a.OrgID {
+			return alias.Grant{}, ReasonForeignOrg
+		}
+		return alias.Grant{Role: alias.RoleOwner}, 0
 	case KindJWT:
 		return g.verifyJWT(a, c.Value, now)
 	case KindStreamKey:

@@ -282,6 +282,44 @@ func (s *Store) CreateOrg(ctx context.Context, name string) (alias.Org, error) {
 	return o, err
 }
 
+const orgColumns = "id, name, created_at"
+
+func scanOrg(row pgx.Row) (alias.Org, error) {
+	var o alias.Org
+	err := row.Scan(&o.ID, &o.Name, &o.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return o, alias.ErrNotFound
+	}
+	return o, err
+}
+
+// Org implements alias.Store.
+func (s *Store) Org(ctx context.Context, id string) (alias.Org, error) {
+	return scanOrg(s.pool.QueryRow(ctx, "SELECT "+orgColumns+" FROM organizations WHERE id = $1", id))
+}
+
+// Orgs implements alias.Store.
+func (s *Store) Orgs(ctx context.Context) ([]alias.Org, error) {
+	return s.orgs(ctx, "SELECT "+orgColumns+" FROM organizations ORDER BY created_at, id")
+}
+
+// OrgsByName implements alias.Store.
+func (s *Store) OrgsByName(ctx context.Context, name string) ([]alias.Org, error) {
+	return s.orgs(ctx, "SELECT "+orgColumns+" FROM organizations WHERE name = $1 ORDER BY created_at, id", name)
+}
+
+func (s *Store) orgs(ctx context.Context, query string, args ...any) ([]alias.Org, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	orgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (alias.Org, error) { return scanOrg(row) })
+	if orgs == nil && err == nil {
+		orgs = []alias.Org{}
+	}
+	return orgs, err
+}
+
 const tokenColumns = "id, org_id, name, created_at, revoked_at"
 
 func scanToken(row pgx.Row) (alias.TokenInfo, error) {

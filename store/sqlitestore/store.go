@@ -433,6 +433,52 @@ func (s *Store) CreateOrg(ctx context.Context, name string) (alias.Org, error) {
 	return o, err
 }
 
+const orgColumns = "id, name, created_at"
+
+func scanOrg(row interface{ Scan(...any) error }) (alias.Org, error) {
+	var o alias.Org
+	var createdAt int64
+	err := row.Scan(&o.ID, &o.Name, &createdAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, alias.ErrNotFound
+	}
+	o.CreatedAt = timeOf(createdAt)
+	return o, err
+}
+
+// Org implements alias.Store.
+func (s *Store) Org(ctx context.Context, id string) (alias.Org, error) {
+	return scanOrg(s.readers.QueryRowContext(ctx, "SELECT "+orgColumns+" FROM organizations WHERE id = ?", id))
+}
+
+// Orgs implements alias.Store.
+func (s *Store) Orgs(ctx context.Context) ([]alias.Org, error) {
+	return s.orgs(ctx, "SELECT "+orgColumns+" FROM organizations ORDER BY created_at, id")
+}
+
+// OrgsByName implements alias.Store. SQLite's = compares TEXT bytewise
+// (the BINARY collation), as PostgreSQL's does: case counts.
+func (s *Store) OrgsByName(ctx context.Context, name string) ([]alias.Org, error) {
+	return s.orgs(ctx, "SELECT "+orgColumns+" FROM organizations WHERE name = ? ORDER BY created_at, id", name)
+}
+
+func (s *Store) orgs(ctx context.Context, query string, args ...any) ([]alias.Org, error) {
+	rows, err := s.readers.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	orgs := []alias.Org{}
+	for rows.Next() {
+		o, err := scanOrg(rows)
+		if err != nil {
+			return nil, err
+		}
+		orgs = append(orgs, o)
+	}
+	return orgs, rows.Err()
+}
+
 const tokenColumns = "id, org_id, name, created_at, revoked_at"
 
 func scanToken(row interface{ Scan(...any) error }) (alias.TokenInfo, error) {

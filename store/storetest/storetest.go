@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) alias.Store) {
 		{"ListCursorStable", testListCursorStable},
 		{"ListOrderIsTotal", testListOrderIsTotal},
 		{"Tokens", testTokens},
+		{"Orgs", testOrgs},
 		{"SessionKey", func(t *testing.T, s alias.Store) { testSessionKey(t, s, open) }},
 		{"MigrateAgain", testMigrateAgain},
 		{"ParallelCreates", testParallelCreates},
@@ -736,6 +737,63 @@ func testTokens(t *testing.T, s alias.Store) {
 	}
 }
 
+func testOrgs(t *testing.T, s alias.Store) {
+	ctx := t.Context()
+	if orgs, err := s.Orgs(ctx); err != nil || orgs == nil || len(orgs) != 0 {
+		t.Fatalf("Orgs of an empty store = %#v, %v; want an empty non-nil slice", orgs, err)
+	}
+	var made []alias.Org
+	for _, name := range []string{"Acme", "acme", "Acme ", "Ácme", "Acme", "Globex"} {
+		o, err := s.CreateOrg(ctx, name)
+		if err != nil {
+			t.Fatalf("CreateOrg(%q): %v", name, err)
+		}
+		made = append(made, o)
+	}
+	orgIDs := func(orgs []alias.Org) []string {
+		out := make([]string, len(orgs))
+		for i, o := range orgs {
+			out[i] = o.ID
+		}
+		return out
+	}
+	wantOrgs := func(what string, got []alias.Org, err error, want ...alias.Org) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got == nil || !slices.Equal(orgIDs(got), orgIDs(want)) {
+			t.Fatalf("%s = %v, want %v (oldest first)", what, orgIDs(got), orgIDs(want))
+		}
+		for i := range got {
+			if got[i].Name != want[i].Name || !got[i].CreatedAt.Equal(want[i].CreatedAt) {
+				t.Errorf("%s: entry %d = %+v, want %+v", what, i, got[i], want[i])
+			}
+		}
+	}
+
+	all, err := s.Orgs(ctx)
+	wantOrgs("Orgs", all, err, made...)
+	// Names match exactly: case, accents and spaces count.
+	acme, err := s.OrgsByName(ctx, "Acme")
+	wantOrgs(`OrgsByName("Acme")`, acme, err, made[0], made[4])
+	lower, err := s.OrgsByName(ctx, "acme")
+	wantOrgs(`OrgsByName("acme")`, lower, err, made[1])
+	spaced, err := s.OrgsByName(ctx, "Acme ")
+	wantOrgs(`OrgsByName("Acme ")`, spaced, err, made[2])
+	none, err := s.OrgsByName(ctx, "Initech")
+	wantOrgs(`OrgsByName("Initech")`, none, err)
+
+	for _, want := range made {
+		got, err := s.Org(ctx, want.ID)
+		if err != nil || got.ID != want.ID || got.Name != want.Name || !got.CreatedAt.Equal(want.CreatedAt) {
+			t.Errorf("Org(%s) = %+v, %v; want %+v", want.ID, got, err, want)
+		}
+	}
+	_, err = s.Org(ctx, "org_nosuch")
+	wantErr(t, "Org of an unknown ID", err, alias.ErrNotFound)
+}
+
 func testSessionKey(t *testing.T, s alias.Store, open func(t *testing.T) alias.Store) {
 	// Nodes starting together race to create the key; all get the winner's.
 	keys := make([][]byte, 8)
@@ -778,6 +836,9 @@ func testMigrateAgain(t *testing.T, s alias.Store) {
 	}
 	if err := s.Migrate(t.Context()); err != nil {
 		t.Fatalf("Migrate again: %v", err)
+	}
+	if applied, err := s.ApplyMigrations(t.Context()); err != nil || len(applied) != 0 {
+		t.Errorf("ApplyMigrations on an up-to-date store = %q, %v; want nothing applied", applied, err)
 	}
 	for i, err := range parallel(4, func(int) error { return s.Migrate(t.Context()) }) {
 		if err != nil {
