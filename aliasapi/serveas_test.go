@@ -18,7 +18,9 @@ import (
 // ServeAs for an organization byte for byte as it answers HTTP requests
 // that carry a token of that organization, with the same status and
 // content type; and a request over HTTP without a token is still refused.
-func TestServeAsAnswersAsTheOrganizationsToken(t *testing.T) { onBothStores(t, testServeAsAnswersAsTheOrganizationsToken) }
+func TestServeAsAnswersAsTheOrganizationsToken(t *testing.T) {
+	onBothStores(t, testServeAsAnswersAsTheOrganizationsToken)
+}
 
 func testServeAsAnswersAsTheOrganizationsToken(t *testing.T, e *env) {
 	as := &aliasapi.API{
