@@ -95,8 +95,10 @@ func (h *AliasAuth) Provision(ctx caddy.Context) error {
 		Type:               alias.Type(h.Type),
 		Require:            require,
 		ForwardCredentials: h.ForwardCredentials,
-		SessionLifetime:    max(time.Duration(h.SessionLifetime), 0),
-		PasscodePage:       h.SessionLifetime > 0 && (h.PasscodePage == nil || *h.PasscodePage),
+		// A session never outlives max_token_lifetime, which revocations
+		// are kept for: a revoked session must not outlast its revocation.
+		SessionLifetime: min(max(time.Duration(h.SessionLifetime), 0), time.Duration(app.MaxTokenLifetime)),
+		PasscodePage:    h.SessionLifetime > 0 && (h.PasscodePage == nil || *h.PasscodePage),
 	}
 	limiter, err := h.Throttle.provision(app)
 	if err != nil {

@@ -10,12 +10,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
 	"github.com/linkgate/linkgate/alias"
-	"github.com/linkgate/linkgate/gate"
 	"github.com/linkgate/linkgate/node"
 )
 
@@ -162,22 +160,13 @@ func loadCLIConfig(cmd *cobra.Command) (cliConfig, error) {
 	if err != nil {
 		return cliConfig{}, err
 	}
-	orDefault := func(d caddy.Duration, def time.Duration) time.Duration {
-		if d <= 0 {
-			return def
-		}
-		return time.Duration(d)
-	}
-	minSecret := app.MinJWTSecretLength
-	if minSecret <= 0 {
-		minSecret = alias.DefaultMinJWTSecretLength
-	}
+	app.setDefaults()
 	return cliConfig{
 		db:               db,
-		rules:            alias.Rules{MinJWTSecretLength: minSecret},
-		queryTimeout:     orDefault(app.QueryTimeout, node.DefaultQueryTimeout),
-		jwtLeeway:        orDefault(app.JWTLeeway, gate.DefaultJWTLeeway),
-		maxTokenLifetime: orDefault(app.MaxTokenLifetime, gate.DefaultMaxTokenLifetime),
+		rules:            app.rules(),
+		queryTimeout:     time.Duration(app.QueryTimeout),
+		jwtLeeway:        time.Duration(app.JWTLeeway),
+		maxTokenLifetime: time.Duration(app.MaxTokenLifetime),
 	}, nil
 }
 

@@ -83,7 +83,7 @@ func newFuzzWorld(f *testing.F) *fuzzWorld {
 		return s
 	}
 	w.hostJWT, w.viewerJWT = sign(true), sign(false)
-	w.cookie, _ = gate.NewSessionSigner(n.SessionKey()).Issue(w.aliases[0], alias.Grant{Role: alias.RoleViewer}, time.Now().Add(time.Hour))
+	w.cookie, _ = gate.NewSessionSigner(n.SessionKey()).Issue(w.aliases[0], alias.Grant{Role: alias.RoleViewer}, time.Now(), time.Now().Add(time.Hour))
 	return w
 }
 

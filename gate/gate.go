@@ -133,15 +133,22 @@ func (g *Gate) decideFor(ctx context.Context, a *alias.Alias, req *Request, now 
 	if a.Expired(now) {
 		return g.expired(ctx, a, req, now)
 	}
+	revokedSession := false
 	if req.HasSession {
 		// An invalid cookie is ignored, not counted: it is most often one
 		// an alias update retired, and the credential beside it decides.
 		if grant, ok := g.session(a, req.Session, now); ok && grant.Role.Allows(req.Need) {
-			return admit(a, grant, ReasonSession)
+			if !a.Revoked(&grant, now) {
+				return admit(a, grant, ReasonSession)
+			}
+			revokedSession = true
 		}
 	}
 	if c.Kind == KindNone {
-		if a.Public() && req.Need == alias.RequireViewer {
+		switch {
+		case revokedSession:
+			return Decision{Reason: ReasonRevoked, Alias: a}
+		case a.Public() && req.Need == alias.RequireViewer:
 			return admit(a, alias.Grant{Role: alias.RoleViewer}, ReasonPublic)
 		}
 		return Decision{Reason: ReasonNoCredential, Alias: a}
@@ -162,6 +169,9 @@ func (g *Gate) decideFor(ctx context.Context, a *alias.Alias, req *Request, now 
 		return Decision{Reason: r, Alias: a, RetryAfter: storeRetry}
 	case r != 0:
 		return Decision{Reason: r, Alias: a}
+	case a.Revoked(&grant, now):
+		// Not counted: the credential is genuine, its holder not guessing.
+		return Decision{Reason: ReasonRevoked, Alias: a}
 	case !grant.Role.Allows(req.Need):
 		return Decision{Reason: ReasonRoleNotAllowed, Alias: a}
 	}
@@ -188,6 +198,9 @@ func (g *Gate) expired(ctx context.Context, a *alias.Alias, req *Request, now ti
 }
 
 func admit(a *alias.Alias, grant alias.Grant, r Reason) Decision {
+	if grant.Epoch == 0 {
+		grant.Epoch = a.AuthEpoch
+	}
 	expiry := a.ExpiredAt
 	if !grant.Expiry.IsZero() && grant.Expiry.Before(expiry) {
 		expiry = grant.Expiry

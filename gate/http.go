@@ -215,7 +215,7 @@ func (g *Gate) setSession(w http.ResponseWriter, r *http.Request, route *Route, 
 	if d.Expiry.Before(expiry) {
 		expiry = d.Expiry
 	}
-	value, ok := signer.Issue(a, grant, expiry)
+	value, ok := signer.Issue(a, grant, now, expiry)
 	if !ok || !expiry.After(now) {
 		return false
 	}

@@ -56,6 +56,9 @@ const (
 	// not understand must be refused (RFC 7515 §4.1.11).
 	ReasonCritHeader
 	ReasonBadSignature
+	// ReasonUnknownKeyID: a JWT whose kid names no secret of the alias
+	// that is valid now.
+	ReasonUnknownKeyID
 	// ReasonNoJWTSecret: a JWT for an alias that accepts none.
 	ReasonNoJWTSecret
 	// ReasonBadClaims: a duplicate claim, or a known claim of the wrong
@@ -85,6 +88,12 @@ const (
 	ReasonRoleNotAllowed
 	// ReasonCrossSiteForm: a passcode form posted from another site.
 	ReasonCrossSiteForm
+	// ReasonRevoked: a valid credential of a user, a token or an era the
+	// alias's owner revoked.
+	ReasonRevoked
+	// ReasonCredentialChanged: what admitted a standing connection (the
+	// passcode, the JWT secret, the stream key) has changed.
+	ReasonCredentialChanged
 	ReasonThrottled
 	ReasonUnavailable
 	// ReasonSessionUnavailable: the passcode form was right, but the
@@ -153,6 +162,7 @@ var reasons = [...]reasonInfo{
 	ReasonBadAlgorithm:        badCredential("bad_algorithm"),
 	ReasonCritHeader:          badCredential("crit_header"),
 	ReasonBadSignature:        badCredential("bad_signature"),
+	ReasonUnknownKeyID:        badCredential("unknown_key_id"),
 	ReasonNoJWTSecret:         badCredential("no_jwt_secret"),
 	ReasonBadClaims:           badCredential("bad_claims"),
 	ReasonBadUserID:           badCredential("bad_user_id"),
@@ -167,6 +177,8 @@ var reasons = [...]reasonInfo{
 	ReasonForeignOrg:         {"foreign_org", http.StatusForbidden, "forbidden", "the credential does not open this alias"},
 	ReasonRoleNotAllowed:     {"role_not_allowed", http.StatusForbidden, "forbidden", "the credential does not allow this here"},
 	ReasonCrossSiteForm:      {"cross_site_form", http.StatusForbidden, "forbidden", "the passcode form must be posted from this site"},
+	ReasonRevoked:            {"revoked", http.StatusUnauthorized, "revoked", "the credential has been revoked"},
+	ReasonCredentialChanged:  {"credential_changed", http.StatusUnauthorized, "credential_changed", "the alias's credentials have changed"},
 	ReasonThrottled:          {"too_many_failures", http.StatusTooManyRequests, "too_many_failures", "too many failed attempts, try again later"},
 	ReasonUnavailable:        {"store_unavailable", http.StatusServiceUnavailable, "store_unavailable", "the alias store is unavailable, try again shortly"},
 	ReasonSessionUnavailable: {"session_unavailable", http.StatusServiceUnavailable, "session_unavailable", "sessions cannot be issued right now, try again shortly"},

@@ -13,20 +13,31 @@ import (
 
 // A session cookie lets HLS segments, player reloads and other follow-up
 // requests through without the credential that opened the alias. It holds
-// the alias ID and version, the role, the user and an expiry, signed with
-// HMAC-SHA256 under a key every node shares, so any node accepts it and an
-// alias update (a new version) revokes it.
+// the alias ID and credential epoch, the role, the user, the jti of the
+// JWT it came from, when it was made and when it ends, signed with
+// HMAC-SHA256 under a key every node shares, so any node accepts it, a new
+// passcode or secret (a new epoch) ends it, and revocations can match it.
 //
-// Layout before base64url: version byte, alias version (8), expiry in Unix
-// seconds (8), role (1), ID length (1), ID, user, MAC (32).
+// Layout before base64url: format (1), kind (1), epoch (8), expiry in Unix
+// seconds (8), issue time in Unix seconds (8), role (1), ID length (1), jti
+// length (1), ID, jti, user, MAC (32). The kind keeps a value made for one
+// use from being accepted for another.
 const (
-	sessionFormat     = 1
-	sessionFixed      = 1 + 8 + 8 + 1 + 1
+	sessionFormat     = 2
+	sessionFixed      = 1 + 1 + 8 + 8 + 8 + 1 + 1 + 1
 	sessionMACSize    = sha256.Size
 	maxSessionUser    = 128
-	maxSessionPayload = sessionFixed + alias.MaxIDLength + maxSessionUser
+	maxSessionJTI     = 64
+	maxSessionPayload = sessionFixed + alias.MaxIDLength + maxSessionJTI + maxSessionUser
 	maxSessionValue   = (maxSessionPayload + sessionMACSize + 2) / 3 * 4
 	hmacBlock         = 64
+)
+
+// signedKind is what a signed value is for.
+type signedKind byte
+
+const (
+	kindSession signedKind = 1
 )
 
 // SessionCookiePrefix starts the name of every session cookie; the alias ID
@@ -69,19 +80,36 @@ func (s *SessionSigner) mac(msg []byte) [sessionMACSize]byte {
 	return sha256.Sum256(buf[:n])
 }
 
-// Issue returns the cookie value for grant g on alias a, valid until
-// expiry; ok is false when the grant cannot be carried in a cookie (a user
-// ID over 128 bytes), and the client keeps using its credential.
-func (s *SessionSigner) Issue(a *alias.Alias, g alias.Grant, expiry time.Time) (value string, ok bool) {
-	if len(g.User) > maxSessionUser || len(a.ID) > alias.MaxIDLength {
+// Issue returns the cookie value for grant g on alias a, made at now and
+// valid until expiry; ok is false when the grant cannot be carried in a
+// cookie (a user ID over 128 bytes, a jti over 64), and the client keeps
+// using its credential.
+func (s *SessionSigner) Issue(a *alias.Alias, g alias.Grant, now, expiry time.Time) (value string, ok bool) {
+	return s.sign(kindSession, a, g, now, expiry)
+}
+
+func (s *SessionSigner) sign(kind signedKind, a *alias.Alias, g alias.Grant, now, expiry time.Time) (string, bool) {
+	if len(g.User) > maxSessionUser || len(g.JTI) > maxSessionJTI || len(a.ID) > alias.MaxIDLength {
 		return "", false
 	}
+	issued := now
+	if !g.IssuedAt.IsZero() && g.IssuedAt.Before(now) {
+		// A session is as old as the credential it came from, so that a
+		// revocation of what was issued before a moment reaches it.
+		issued = g.IssuedAt
+	}
 	buf := make([]byte, 0, maxSessionPayload+sessionMACSize)
-	buf = append(buf, sessionFormat)
-	buf = binary.BigEndian.AppendUint64(buf, uint64(a.Version))
+	buf = append(buf, sessionFormat, byte(kind))
+	epoch := g.Epoch
+	if epoch == 0 {
+		epoch = a.AuthEpoch
+	}
+	buf = binary.BigEndian.AppendUint64(buf, uint64(epoch))
 	buf = binary.BigEndian.AppendUint64(buf, uint64(expiry.Unix()))
-	buf = append(buf, byte(g.Role), byte(len(a.ID)))
+	buf = binary.BigEndian.AppendUint64(buf, uint64(issued.Unix()))
+	buf = append(buf, byte(g.Role), byte(len(a.ID)), byte(len(g.JTI)))
 	buf = append(buf, a.ID...)
+	buf = append(buf, g.JTI...)
 	buf = append(buf, g.User...)
 	sum := s.mac(buf)
 	buf = append(buf, sum[:]...)
@@ -89,9 +117,15 @@ func (s *SessionSigner) Issue(a *alias.Alias, g alias.Grant, expiry time.Time) (
 }
 
 // Verify returns the grant a cookie value carries if it is genuine, for
-// this alias at its current version, and not expired at now. The grant's
-// User is a fresh string only when the session has one.
+// this alias at an epoch it still accepts, and not expired at now. A
+// session of the epoch before a rotation with a grace period ends with the
+// grace. The grant's User and JTI are fresh strings only when the session
+// has them.
 func (s *SessionSigner) Verify(a *alias.Alias, value string, now time.Time) (alias.Grant, bool) {
+	return s.verify(kindSession, a, value, now)
+}
+
+func (s *SessionSigner) verify(kind signedKind, a *alias.Alias, value string, now time.Time) (alias.Grant, bool) {
 	if len(value) > maxSessionValue {
 		return alias.Grant{}, false
 	}
@@ -105,18 +139,30 @@ func (s *SessionSigner) Verify(a *alias.Alias, value string, now time.Time) (ali
 	if subtle.ConstantTimeCompare(sum, want[:]) != 1 {
 		return alias.Grant{}, false
 	}
-	idLen := int(payload[18])
-	if payload[0] != sessionFormat || sessionFixed+idLen > len(payload) ||
-		int64(binary.BigEndian.Uint64(payload[1:9])) != a.Version ||
-		string(payload[sessionFixed:sessionFixed+idLen]) != a.ID {
+	idLen, jtiLen := int(payload[27]), int(payload[28])
+	epoch := int64(binary.BigEndian.Uint64(payload[2:10]))
+	if payload[0] != sessionFormat || signedKind(payload[1]) != kind || sessionFixed+idLen+jtiLen > len(payload) ||
+		!a.EpochValid(epoch, now) || string(payload[sessionFixed:sessionFixed+idLen]) != a.ID {
 		return alias.Grant{}, false
 	}
-	expiry := time.Unix(int64(binary.BigEndian.Uint64(payload[9:17])), 0)
+	expiry := time.Unix(int64(binary.BigEndian.Uint64(payload[10:18])), 0)
+	if epoch != a.AuthEpoch && a.PreviousUntil.Before(expiry) {
+		expiry = a.PreviousUntil
+	}
 	if !now.Before(expiry) {
 		return alias.Grant{}, false
 	}
-	g := alias.Grant{Role: alias.Role(payload[17]), Expiry: expiry}
-	if user := payload[sessionFixed+idLen:]; len(user) > 0 {
+	g := alias.Grant{
+		Role:     alias.Role(payload[26]),
+		Expiry:   expiry,
+		IssuedAt: time.Unix(int64(binary.BigEndian.Uint64(payload[18:26])), 0),
+		Epoch:    epoch,
+	}
+	rest := payload[sessionFixed+idLen:]
+	if jti := rest[:jtiLen]; len(jti) > 0 {
+		g.JTI = string(jti)
+	}
+	if user := rest[jtiLen:]; len(user) > 0 {
 		g.User = string(user)
 	}
 	if g.Role == alias.RoleNone || g.Role > alias.RoleOwner {

@@ -62,7 +62,7 @@ func (c catalog) UpdateAlias(ctx context.Context, orgID, id string, p alias.Patc
 	}
 	updated, err := b.UpdateAlias(ctx, orgID, id, p)
 	if err == nil {
-		c.n.aliases.Invalidate(id)
+		c.n.InvalidateAlias(id)
 	}
 	return updated, c.n.storeError(err)
 }
@@ -74,7 +74,7 @@ func (c catalog) DeleteAlias(ctx context.Context, orgID, id string) error {
 	}
 	err = b.DeleteAlias(ctx, orgID, id)
 	if err == nil {
-		c.n.aliases.Invalidate(id)
+		c.n.InvalidateAlias(id)
 	}
 	return c.n.storeError(err)
 }
@@ -87,7 +87,7 @@ func (c catalog) Revoke(ctx context.Context, orgID, aliasID string, r alias.Revo
 	}
 	in, err := b.Revoke(ctx, orgID, aliasID, r, limit)
 	if err == nil {
-		c.n.aliases.Invalidate(aliasID)
+		c.n.InvalidateAlias(aliasID)
 	}
 	return in, c.n.storeError(err)
 }

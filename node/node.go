@@ -48,6 +48,11 @@ type Events struct {
 	StoreError func()
 	// ListenerReconnect: the change feed reconnected to PostgreSQL.
 	ListenerReconnect func()
+	// TrackedOpen: an admission of a kind was tracked (+1) or untracked
+	// (-1).
+	TrackedOpen func(kind string, delta int)
+	// TrackedEnded: the node ended an admission of a kind, for a reason.
+	TrackedEnded func(kind, reason string)
 }
 
 // Node is one database and everything this process keeps about it.
@@ -85,6 +90,9 @@ type Node struct {
 	readyOnce sync.Once
 	// isReady is ready, read without a channel on the hit path.
 	isReady atomic.Bool
+
+	// tracked are the admissions that outlive their request.
+	tracked tracker
 
 	sessionKey   atomic.Pointer[[]byte]
 	sessionLoads singleflight.Group
@@ -250,13 +258,18 @@ func (n *Node) Stats() (aliases, orgs cache.Stats) {
 }
 
 // InvalidateAlias drops one alias from the cache, as a change notice for
-// it does.
-func (n *Node) InvalidateAlias(id string) { n.aliases.Invalidate(id) }
+// it does, and rechecks the admissions to it.
+func (n *Node) InvalidateAlias(id string) {
+	n.aliases.Invalidate(id)
+	go n.recheckAlias(id)
+}
 
-// Flush drops every cached alias and token.
+// Flush drops every cached alias and token, and rechecks every admission:
+// what changed is not known.
 func (n *Node) Flush() {
 	n.aliases.Flush()
 	n.orgs.Flush()
+	go n.recheckAll()
 }
 
 // Wait blocks until the caches have applied every write made so far; for
@@ -411,9 +424,10 @@ func (n *Node) invalidate(payload string) {
 	case !ok:
 		n.logger.Warn("unexpected invalidation notice", zap.String("payload", payload))
 	case kind == pgstore.KindAlias:
-		n.aliases.Invalidate(key)
+		n.InvalidateAlias(key)
 	case kind == pgstore.KindToken:
 		n.orgs.Invalidate(key)
+		go n.recheckToken(key)
 	}
 }
 
