@@ -52,6 +52,8 @@ type Alias struct {
 	// Digests of the passcode and the stream key, made once by Prepare for
 	// an alias that many requests will check.
 	passcodeDigest, streamKeyDigest secretDigest
+	// revokedBy indexes many revocations by what they refuse.
+	revokedBy *revocationIndex
 }
 
 // Prepare computes once what checking credentials against a needs, for an
@@ -60,6 +62,7 @@ type Alias struct {
 func (a *Alias) Prepare() {
 	a.passcodeDigest = digestOf(a.Passcode)
 	a.streamKeyDigest = digestOf(a.StreamKey)
+	a.revokedBy = indexRevocations(a.Revocations)
 }
 
 // Expired reports whether the alias no longer admits anyone but its owner.

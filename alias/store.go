@@ -81,6 +81,9 @@ type Admin interface {
 	// RevokeToken revokes a token by its ID, or ErrNotFound if there is no
 	// unrevoked token with that ID.
 	RevokeToken(ctx context.Context, tokenID string) (TokenInfo, error)
+	// RevocationsInForce counts the revocations in force on every alias,
+	// for metrics.
+	RevocationsInForce(ctx context.Context) (int, error)
 	// Migrate brings the schema up to date; safe to call from several
 	// processes at once.
 	Migrate(ctx context.Context) error

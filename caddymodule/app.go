@@ -134,6 +134,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 		n, err := node.New(cfg, node.Events{
 			StoreError:        metrics.storeErrors.Inc,
 			ListenerReconnect: metrics.listenerReconnects.Inc,
+			TrackedOpen: func(kind string, delta int) {
+				metrics.held.WithLabelValues(kind).Add(float64(delta))
+			},
+			TrackedEnded: func(kind, reason string) {
+				metrics.heldEnded.WithLabelValues(kind, reason).Inc()
+			},
 		}, logger)
 		if err != nil {
 			return nil, err

@@ -57,11 +57,19 @@ type AliasAuth struct {
 	// trust.
 	SecureCookies string `json:"secure_cookies,omitempty"`
 
+	// TrackConnections is which admitted requests are held, so that they
+	// end when their right to exist ends (the credential expires, the
+	// alias changes or goes, a revocation): long (default: WebSockets,
+	// LL-HLS blocking playlist reloads, event streams), all (every
+	// request, for responses that last as long as the broadcast) or off.
+	TrackConnections string `json:"track_connections,omitempty"`
+
 	// Throttle sets the brute-force protection (failure_limit,
 	// failure_window).
 	Throttle
 
 	gate   *gate.Gate
+	node   *nodeHandle
 	route  gate.Route
 	logger *zap.Logger
 }
@@ -105,6 +113,10 @@ func (h *AliasAuth) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.gate = app.newGate(h.logger, limiter)
+	h.node = app.node
+	if h.TrackConnections == "" {
+		h.TrackConnections = TrackLong
+	}
 	return nil
 }
 
@@ -123,6 +135,11 @@ func (h *AliasAuth) Validate() error {
 	case "", "auto", "always":
 	default:
 		return fmt.Errorf("alias_auth: secure_cookies must be auto or always, not %q", h.SecureCookies)
+	}
+	switch h.TrackConnections {
+	case "", TrackLong, TrackAll, TrackOff:
+	default:
+		return fmt.Errorf("alias_auth: track_connections must be long, all or off, not %q", h.TrackConnections)
 	}
 	return h.Throttle.validate()
 }
@@ -166,7 +183,38 @@ func (h *AliasAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	repl.Set("http.auth.user.id", authUserID(&d, &id))
 	repl.Set("http.auth.user.alias", id.AliasValue)
 	repl.Set("http.auth.user.role", id.RoleValue)
+	if kind := heldKind(r, h.TrackConnections); kind != "" {
+		return h.serveHeld(w, r, next, &d, kind, in.Client)
+	}
 	return next.ServeHTTP(w, r)
+}
+
+// serveHeld hands on a request that is held until it ends, or until its
+// right to exist ends and the node ends it.
+func (h *AliasAuth) serveHeld(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, d *gate.Decision, kind, client string) (err error) {
+	hw, r, done := h.hold(w, r, d, kind)
+	defer done()
+	defer func() {
+		why := hw.ended()
+		if why == 0 {
+			return
+		}
+		// A response that was streaming when it was ended is cut by the
+		// proxy with http.ErrAbortHandler; it is ended here instead, so
+		// that the client sees its end rather than a broken connection.
+		if p := recover(); p != nil && p != http.ErrAbortHandler {
+			panic(p)
+		}
+		if c := h.logger.Check(zap.InfoLevel, "held request ended"); c != nil {
+			c.Write(zap.String("alias", d.Alias.ID), zap.String("kind", kind), zap.String("reason", why.String()),
+				zap.String("client_ip", client))
+		}
+		if hw.isMuted() {
+			gate.WriteRefusal(w, &gate.Decision{Reason: why, Alias: d.Alias})
+		}
+		err = nil
+	}()
+	return next.ServeHTTP(hw, r)
 }
 
 // secure tells whether the session cookie of a response to r is marked

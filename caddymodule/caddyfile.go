@@ -191,6 +191,7 @@ func (h *AliasAPI) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //		session_lifetime    <duration>|off
 //		passcode_page       on|off
 //		secure_cookies      auto|always
+//		track_connections   long|all|off
 //		throttle            <failures> <window>|off
 //	}
 func (h *AliasAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -206,11 +207,11 @@ func (h *AliasAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		name := d.Val()
 		args := d.RemainingArgs()
 		switch name {
-		case "id", "require", "secure_cookies":
+		case "id", "require", "secure_cookies", "track_connections":
 			if len(args) != 1 {
 				return d.ArgErr()
 			}
-			*map[string]*string{"id": &h.ID, "require": &h.Require, "secure_cookies": &h.SecureCookies}[name] = args[0]
+			*map[string]*string{"id": &h.ID, "require": &h.Require, "secure_cookies": &h.SecureCookies, "track_connections": &h.TrackConnections}[name] = args[0]
 		case "forward_credentials":
 			if len(args) != 0 {
 				return d.ArgErr()

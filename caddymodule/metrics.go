@@ -1,8 +1,10 @@
 package caddymodule
 
 import (
+	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +23,9 @@ var metrics = struct {
 	storeErrors        prometheus.Counter
 	listenerReconnects prometheus.Counter
 	caches             prometheus.Collector
+	held               *prometheus.GaugeVec
+	heldEnded          *prometheus.CounterVec
+	revocations        prometheus.Collector
 }{
 	decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "linkgate",
@@ -38,11 +43,23 @@ var metrics = struct {
 		Help:      "Times the invalidation listener reconnected to PostgreSQL.",
 	}),
 	caches: cacheCollector{},
+	held: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "linkgate",
+		Name:      "held_connections",
+		Help:      "Admitted requests held open and ended when their right to exist ends, by kind (websocket, stream).",
+	}, []string{"kind"}),
+	heldEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "linkgate",
+		Name:      "held_ended_total",
+		Help:      "Held requests linkgate ended, by kind and reason (token_expired, revoked, credential_changed, alias_not_found, alias_expired, ...).",
+	}, []string{"kind", "reason"}),
+	revocations: revocationCollector{},
 }
 
 // registerMetrics adds linkgate's collectors to a config's registry.
 func registerMetrics(registry *prometheus.Registry) {
-	for _, c := range []prometheus.Collector{metrics.decisions, metrics.storeErrors, metrics.listenerReconnects, metrics.caches} {
+	for _, c := range []prometheus.Collector{metrics.decisions, metrics.storeErrors, metrics.listenerReconnects, metrics.caches,
+		metrics.held, metrics.heldEnded, metrics.revocations} {
 		var already prometheus.AlreadyRegisteredError
 		if err := registry.Register(c); err != nil && !errors.As(err, &already) {
 			caddy.Log().Named("linkgate").Error("registering metrics", zap.Error(err))
@@ -158,5 +175,39 @@ func (cacheCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			ch <- prometheus.MustNewConstMetric(m.desc, prometheus.CounterValue, float64(sum), label)
 		}
+	}
+}
+
+// revocationCollector reports the revocations in force in the databases
+// of the process's nodes, counted when scraped.
+type revocationCollector struct{}
+
+var revocationsDesc = prometheus.NewDesc("linkgate_revocations_in_force",
+	"Revocations of users, tokens and moments in force on every alias of the database.", nil, nil)
+
+// revocationsScrapeTimeout bounds the count a scrape waits for: a store
+// that does not answer leaves the series out rather than the scrape hung.
+const revocationsScrapeTimeout = time.Second
+
+// Describe implements prometheus.Collector.
+func (revocationCollector) Describe(ch chan<- *prometheus.Desc) { ch <- revocationsDesc }
+
+// Collect implements prometheus.Collector.
+func (revocationCollector) Collect(ch chan<- prometheus.Metric) {
+	total, counted := 0, false
+	nodes.Range(func(_, v any) bool {
+		b, err := v.(*nodeHandle).Backend()
+		if err != nil {
+			return true
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), revocationsScrapeTimeout)
+		defer cancel()
+		if n, err := b.RevocationsInForce(ctx); err == nil {
+			total, counted = total+n, true
+		}
+		return true
+	})
+	if counted {
+		ch <- prometheus.MustNewConstMetric(revocationsDesc, prometheus.GaugeValue, float64(total))
 	}
 }

@@ -96,6 +96,9 @@ type Decision struct {
 	// ByStreamKey tells that the alias was found by the stream key the
 	// request named it by (NameMayBeKey).
 	ByStreamKey bool
+	// OrgToken is the hash of the organization token that admitted the
+	// client, if one did: what it admitted ends when the token is revoked.
+	OrgToken alias.TokenHash
 }
 
 // Admitted reports whether the client may go on.
@@ -149,7 +152,7 @@ func (g *Gate) decideFor(ctx context.Context, a *alias.Alias, req *Request, now 
 		case revokedSession:
 			return Decision{Reason: ReasonRevoked, Alias: a}
 		case a.Public() && req.Need == alias.RequireViewer:
-			return admit(a, alias.Grant{Role: alias.RoleViewer}, ReasonPublic)
+			return admit(a, alias.Grant{Role: alias.RoleViewer, IssuedAt: now}, ReasonPublic)
 		}
 		return Decision{Reason: ReasonNoCredential, Alias: a}
 	}
@@ -175,7 +178,11 @@ func (g *Gate) decideFor(ctx context.Context, a *alias.Alias, req *Request, now 
 	case !grant.Role.Allows(req.Need):
 		return Decision{Reason: ReasonRoleNotAllowed, Alias: a}
 	}
-	return admit(a, grant, ReasonCredential)
+	d := admit(a, grant, ReasonCredential)
+	if c.Kind == KindBearer && grant.Role == alias.RoleOwner {
+		d.OrgToken, _ = alias.ParseOrgToken(c.Value)
+	}
+	return d
 }
 
 // expired decides for an alias past its expiry: not found, to everyone
@@ -279,13 +286,16 @@ func (g *Gate) authenticate(ctx context.Context, a *alias.Alias, c Credential, n
 	case KindJWT:
 		return g.verifyJWT(a, c.Value, now)
 	case KindStreamKey:
+		// A passcode or stream key is presented anew: what it admits is
+		// as old as the request, so a revocation of what was issued before
+		// a moment ends what it admitted then, not the secret.
 		if alias.CheckStreamKey(a, c.Value) {
-			return alias.Grant{Role: alias.RolePublisher}, 0
+			return alias.Grant{Role: alias.RolePublisher, IssuedAt: now}, 0
 		}
 		return alias.Grant{}, ReasonWrongStreamKey
 	case KindPasscode:
 		if alias.CheckPasscode(a, c.Value) {
-			return alias.Grant{Role: alias.RoleViewer}, 0
+			return alias.Grant{Role: alias.RoleViewer, IssuedAt: now}, 0
 		}
 		return alias.Grant{}, ReasonWrongPasscode
 	}

@@ -22,21 +22,23 @@ type Admission struct {
 	// TokenHash is the hex SHA-256 of the organization token that admitted
 	// it, if one did: the token's revocation ends it.
 	TokenHash string
-	// Expiry is when its credential, or the alias, ends it; zero for never.
-	Expiry time.Time
+	// Until is when it ends at the latest (its credential's expiry, the
+	// alias's); zero for never.
+	Until time.Time
 	// Check decides whether it may go on with the alias as it is now (nil
-	// when the alias is gone): it returns the reason to end it, or "".
-	Check func(a *alias.Alias, now time.Time) string
-	// End ends it for the reason Check gave, or "expired". It is called at
-	// most once, never while the node's lock is held, and must not block
-	// for long.
+	// when the alias is gone): it returns the reason to end it, or "" and
+	// when it must end at the latest now.
+	Check func(a *alias.Alias, now time.Time) (reason string, until time.Time)
+	// End ends it for the reason Check gave, or ReasonExpired when Until
+	// came. It is called at most once, never while the node's lock is
+	// held, and must not block for long.
 	End func(reason string)
 
 	timer *time.Timer
 	ended bool
 }
 
-// ReasonExpired ends an admission whose Expiry has come.
+// ReasonExpired ends an admission whose Until has come.
 const ReasonExpired = "expired"
 
 // ReasonTokenRevoked ends an admission whose organization token was
@@ -63,9 +65,7 @@ func (n *Node) Track(ad *Admission) (untrack func()) {
 	if ad.TokenHash != "" {
 		add(t.byToken, ad.TokenHash, ad)
 	}
-	if !ad.Expiry.IsZero() {
-		ad.timer = time.AfterFunc(time.Until(ad.Expiry), func() { n.end(ad, ReasonExpired) })
-	}
+	n.scheduleLocked(ad, ad.Until)
 	t.mu.Unlock()
 	if n.events.TrackedOpen != nil {
 		n.events.TrackedOpen(ad.Kind, 1)
@@ -88,6 +88,19 @@ func remove(m map[string]map[*Admission]struct{}, key string, ad *Admission) {
 		if len(set) == 0 {
 			delete(m, key)
 		}
+	}
+}
+
+// scheduleLocked ends ad at until, instead of when it was to end; the
+// tracker's lock is held.
+func (n *Node) scheduleLocked(ad *Admission, until time.Time) {
+	if ad.timer != nil {
+		ad.timer.Stop()
+		ad.timer = nil
+	}
+	ad.Until = until
+	if !until.IsZero() {
+		ad.timer = time.AfterFunc(time.Until(until), func() { n.end(ad, ReasonExpired) })
 	}
 }
 
@@ -173,9 +186,16 @@ func (n *Node) recheckAlias(id string) {
 	}
 	now := time.Now()
 	for _, ad := range ads {
-		if reason := ad.Check(a, now); reason != "" {
+		reason, until := ad.Check(a, now)
+		if reason != "" {
 			n.end(ad, reason)
+			continue
 		}
+		t.mu.Lock()
+		if !ad.ended && !until.Equal(ad.Until) {
+			n.scheduleLocked(ad, until)
+		}
+		t.mu.Unlock()
 	}
 }
 

@@ -238,6 +238,13 @@ func (s *Store) Revocations(ctx context.Context, orgID, aliasID string) ([]alias
 	return s.revocations(ctx, s.pool, aliasID)
 }
 
+// RevocationsInForce implements alias.Store.
+func (s *Store) RevocationsInForce(ctx context.Context) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM revocations WHERE expires_at > now()").Scan(&n)
+	return n, err
+}
+
 // DeleteAlias implements alias.Store.
 func (s *Store) DeleteAlias(ctx context.Context, orgID, id string) error {
 	tag, err := s.pool.Exec(ctx, "DELETE FROM aliases WHERE id = $1 AND org_id = $2", id, orgID)

@@ -383,6 +383,13 @@ func (s *Store) Revocations(ctx context.Context, orgID, aliasID string) ([]alias
 	return revocations(ctx, s.readers, aliasID)
 }
 
+// RevocationsInForce implements alias.Store.
+func (s *Store) RevocationsInForce(ctx context.Context) (int, error) {
+	var n int
+	err := s.readers.QueryRowContext(ctx, "SELECT count(*) FROM revocations WHERE expires_at > ?", now()).Scan(&n)
+	return n, err
+}
+
 // DeleteAlias implements alias.Store.
 func (s *Store) DeleteAlias(ctx context.Context, orgID, id string) error {
 	res, err := s.writer.ExecContext(ctx, "DELETE FROM aliases WHERE id = ? AND org_id = ?", id, orgID)

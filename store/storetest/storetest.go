@@ -1013,6 +1013,9 @@ func testRevocations(t *testing.T, s alias.Store) {
 	if listed, _ := s.Revocations(ctx, org.ID, a.ID); len(listed) != 3 {
 		t.Errorf("an expired revocation is shown: %+v", listed)
 	}
+	if n, err := s.RevocationsInForce(ctx); err != nil || n != 3 {
+		t.Errorf("RevocationsInForce = %d, %v; want 3", n, err)
+	}
 	if _, err := s.Revoke(ctx, other.ID, a.ID, alias.Revocation{Kind: alias.RevokeUser, Value: "x", ExpiresAt: later}, alias.MaxRevocations); !errors.Is(err, alias.ErrNotFound) {
 		t.Errorf("revoking on another organization's alias: %v, want ErrNotFound", err)
 	}
