@@ -20,6 +20,7 @@ var metrics = struct {
 	decisions          *prometheus.CounterVec
 	storeErrors        prometheus.Counter
 	listenerReconnects prometheus.Counter
+	kicks              *prometheus.CounterVec
 	caches             prometheus.Collector
 }{
 	decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -37,12 +38,17 @@ var metrics = struct {
 		Name:      "listener_reconnects_total",
 		Help:      "Times the invalidation listener reconnected to PostgreSQL.",
 	}),
+	kicks: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "linkgate",
+		Name:      "media_kicks_total",
+		Help:      "Sessions linkgate asked a media server's API to end, by server (mediamtx, srs) and outcome (kicked, gone, failed).",
+	}, []string{"server", "outcome"}),
 	caches: cacheCollector{},
 }
 
 // registerMetrics adds linkgate's collectors to a config's registry.
 func registerMetrics(registry *prometheus.Registry) {
-	for _, c := range []prometheus.Collector{metrics.decisions, metrics.storeErrors, metrics.listenerReconnects, metrics.caches} {
+	for _, c := range []prometheus.Collector{metrics.decisions, metrics.storeErrors, metrics.listenerReconnects, metrics.kicks, metrics.caches} {
 		var already prometheus.AlreadyRegisteredError
 		if err := registry.Register(c); err != nil && !errors.As(err, &already) {
 			caddy.Log().Named("linkgate").Error("registering metrics", zap.Error(err))
