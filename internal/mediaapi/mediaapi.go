@@ -34,6 +34,9 @@ type Call struct {
 	User, Password string
 	// At is when it arrived.
 	At time.Time
+	// Status is the status it was answered with; 0 for a request the
+	// caller gave up on first.
+	Status int
 }
 
 // calls records the requests of an API.
@@ -42,11 +45,40 @@ type calls struct {
 	list []Call
 }
 
-func (c *calls) record(r *http.Request) {
+// record records r, as it arrives; done, deferred, records the status it
+// was answered with.
+func (c *calls) record(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, func()) {
 	user, password, _ := r.BasicAuth()
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.list = append(c.list, Call{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, User: user, Password: password, At: time.Now()})
+	i := len(c.list) - 1
+	c.mu.Unlock()
+	sw := &statusWriter{ResponseWriter: w}
+	return sw, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.list[i].Status = sw.status
+	}
+}
+
+// statusWriter remembers the status a handler answered.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // Calls returns the requests the API received so far, in order.

@@ -209,7 +209,8 @@ func (m *MediaMTX) Kicked(id string) bool {
 
 // serve answers the Control API.
 func (m *MediaMTX) serve(w http.ResponseWriter, r *http.Request) {
-	m.record(r)
+	w, done := m.record(w, r)
+	defer done()
 	if !m.authenticate(w, r) {
 		return
 	}

@@ -184,7 +184,8 @@ func (s *SRS) Kicked(id string) bool {
 
 // serve answers the HTTP API's clients endpoint.
 func (s *SRS) serve(w http.ResponseWriter, r *http.Request) {
-	s.record(r)
+	w, done := s.record(w, r)
+	defer done()
 	s.mu.Lock()
 	user, password, hang := s.user, s.password, s.hang
 	s.mu.Unlock()
