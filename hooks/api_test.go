@@ -252,4 +252,3 @@ func TestIsCaller(t *testing.T) {
 		t.Error("an API without credentials has a caller")
 	}
 }
-

@@ -86,8 +86,8 @@ type Client struct {
 	Protocol string
 	TLS      bool
 	// Action is publish or read.
-	Action               string
-	Path                 string
+	Action                string
+	Path                  string
 	User, Password, Query string
 	// Token is the bearer token of a WebRTC or HLS request.
 	Token string
@@ -308,7 +308,9 @@ func (m *MediaMTX) list(w http.ResponseWriter, r *http.Request, coll string) {
 	for _, it := range m.items[coll] {
 		all = append(all, it)
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].created < all[j].created || all[i].created == all[j].created && all[i].id < all[j].id })
+	sort.Slice(all, func(i, j int) bool {
+		return all[i].created < all[j].created || all[i].created == all[j].created && all[i].id < all[j].id
+	})
 	pageCount := (len(all) + perPage - 1) / perPage
 	lo, hi := min(page*perPage, len(all)), min((page+1)*perPage, len(all))
 	items := make([]map[string]any, 0, hi-lo)
