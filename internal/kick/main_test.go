@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -29,6 +30,40 @@ func TestKicks(t *testing.T) {
 	s := newServer(t)
 	t.Run("MediaMTX", func(t *testing.T) { testMediaMTX(t, s) })
 	t.Run("SRS", func(t *testing.T) { testSRS(t, s) })
+	t.Run("the README's media server routes are valid", func(t *testing.T) { testReadme(t, s) })
+}
+
+// testReadme validates the Caddyfile of the README's *Media servers*, with
+// the binary, as an operator who copied it would.
+func testReadme(t *testing.T, s *server) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(raw), "\n## Media servers\n")
+	if !ok {
+		t.Fatal("README.md has no Media servers section")
+	}
+	_, block, ok := strings.Cut(section, "```caddyfile\n")
+	if !ok {
+		t.Fatal("the Media servers section has no Caddyfile")
+	}
+	block, _, ok = strings.Cut(block, "```")
+	if !ok || !strings.Contains(block, "api http://") {
+		t.Fatalf("the Media servers Caddyfile does not end, or sets no api:\n%s", block)
+	}
+	dir := t.TempDir()
+	text := fmt.Sprintf("{\n%s\nlinkgate {\ndatabase sqlite:%s\n}\n}\n%s", testcaddy.GlobalOptions(filepath.Join(dir, "storage")), filepath.Join(dir, "linkgate.db"), block)
+	file := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(file, caddyfile.Format([]byte(text)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(s.bin, "validate", "--config", file, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir,
+		"MTX_API_PASSWORD="+mtxPassword, "SRS_API_PASSWORD="+srsPassword, "OME_HOOK_SECRET=ome-secret")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("caddy validate: %v\n%s", err, out)
+	}
 }
 
 // The APIs' passwords reach the binary as an operator's would: through
