@@ -167,9 +167,8 @@ func (h *Handler) decide(ctx context.Context, req *Request) gate.Decision {
 	switch {
 	case req.Ack:
 		return gate.Decision{Reason: gate.ReasonAcknowledged}
-	case req.apiAction && h.Sessions != nil && h.Sessions.API().IsCaller(req.apiUser, req.apiPassword):
-		// linkgate's own call to MediaMTX's API, to kick a session.
-		return gate.Decision{Reason: gate.ReasonAcknowledged}
+	case req.apiAction && h.Sessions != nil:
+		return h.apiCall(req)
 	case req.Action == ActionPublish:
 		need = alias.RequirePublish
 	case req.Action == ActionRead:
@@ -185,6 +184,29 @@ func (h *Handler) decide(ctx context.Context, req *Request) gate.Decision {
 		Client:       req.ClientIP,
 		NameMayBeKey: req.NameMayBeKey,
 	})
+}
+
+// apiCallBucket is the limiter's "alias" for guesses of the api URL's
+// password. It cannot be an alias ID.
+const apiCallBucket = "\x00mediamtx_api"
+
+// apiCall decides on a call to MediaMTX's own API, which MediaMTX asks
+// about: linkgate's, with the user and password of its api URL, is
+// acknowledged, and every other refused. Other credentials count as a
+// failed guess of the caller, so that the password cannot be guessed
+// through MediaMTX's API.
+func (h *Handler) apiCall(req *Request) gate.Decision {
+	if req.apiUser == "" && req.apiPassword == "" {
+		return gate.Decision{Reason: gate.ReasonActionNotAllowed}
+	}
+	if retry, blocked := h.Gate.Throttled(req.ClientIP, apiCallBucket); blocked {
+		return gate.Decision{Reason: gate.ReasonThrottled, RetryAfter: retry}
+	}
+	if h.Sessions.API().IsCaller(req.apiUser, req.apiPassword) {
+		return gate.Decision{Reason: gate.ReasonAcknowledged}
+	}
+	h.Gate.Failed(req.ClientIP, apiCallBucket)
+	return gate.Decision{Reason: gate.ReasonActionNotAllowed}
 }
 
 // session tells the sessions what the decision on req started or ended.

@@ -57,7 +57,11 @@ func newSessionsFixture(t *testing.T) *sessionsFixture {
 	}
 	f := &sessionsFixture{node: n, orgID: org.ID, alias: &a}
 	f.handler = &Handler{
-		Gate:    &gate.Gate{Source: n, JWT: gate.NewJWTVerifier(gate.DefaultJWTLeeway, gate.DefaultMaxTokenLifetime, nil)},
+		Gate: &gate.Gate{
+			Source:  n,
+			JWT:     gate.NewJWTVerifier(gate.DefaultJWTLeeway, gate.DefaultMaxTokenLifetime, nil),
+			Limiter: gate.NewLimiter(3, time.Minute, 1000),
+		},
 		Flavour: FlavourMediaMTX,
 	}
 	srv := httptest.NewServer(f.handler)
@@ -192,25 +196,32 @@ func TestSessionsClose(t *testing.T) {
 
 // TestSessionsOwnAPICalls: MediaMTX asks the hook about calls to its own
 // API; linkgate's, with the API URL's credentials, are let through, and
-// no one else's.
+// no one else's. Wrong credentials count as guesses of the caller's.
 func TestSessionsOwnAPICalls(t *testing.T) {
 	f := newSessionsFixture(t)
-	ask := func(h http.Handler, user, password string) int {
-		body := `{"ip":"127.0.0.1","user":"` + user + `","password":"` + password + `","token":"","action":"api","path":"","protocol":"","id":null,"query":""}`
+	ask := func(h http.Handler, ip, user, password string) int {
+		body := `{"ip":"` + ip + `","user":"` + user + `","password":"` + password + `","token":"","action":"api","path":"","protocol":"","id":null,"query":""}`
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequestWithContext(context.Background(), http.MethodPost, "/", strings.NewReader(body)))
 		return w.Code
 	}
-	if code := ask(f.handler, "linkgate", "api-password"); code != http.StatusNoContent {
+	if code := ask(f.handler, "192.0.2.1", "linkgate", "api-password"); code != http.StatusNoContent {
 		t.Errorf("linkgate's own call: %d, want 204", code)
 	}
-	for _, c := range [][2]string{{"linkgate", "wrong"}, {"admin", "api-password"}, {"", ""}} {
-		if code := ask(f.handler, c[0], c[1]); code != http.StatusForbidden {
+	for _, c := range [][2]string{{"", ""}, {"linkgate", "wrong"}, {"admin", "api-password"}, {"linkgate", "api-passwor"}} {
+		if code := ask(f.handler, "192.0.2.66", c[0], c[1]); code != http.StatusForbidden {
 			t.Errorf("a call as %q:%q: %d, want 403", c[0], c[1], code)
 		}
 	}
+	// Three wrong guesses: the guesser is refused even the right password.
+	if code := ask(f.handler, "192.0.2.66", "linkgate", "api-password"); code != http.StatusForbidden {
+		t.Errorf("the right password from a throttled guesser: %d, want 403", code)
+	}
+	if code := ask(f.handler, "192.0.2.1", "linkgate", "api-password"); code != http.StatusNoContent {
+		t.Errorf("linkgate's own call after another's guesses: %d, want 204", code)
+	}
 	without := &Handler{Gate: f.handler.Gate, Flavour: FlavourMediaMTX}
-	if code := ask(without, "linkgate", "api-password"); code != http.StatusForbidden {
+	if code := ask(without, "192.0.2.1", "linkgate", "api-password"); code != http.StatusForbidden {
 		t.Errorf("a hook without api: %d, want 403", code)
 	}
 }
