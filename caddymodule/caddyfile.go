@@ -253,10 +253,13 @@ func (h *AliasAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // UnmarshalCaddyfile reads the alias_hooks directive:
 //
 //	alias_hooks mediamtx|srs|nginx_rtmp|ome {
-//		path_prefix   <prefix>                  # mediamtx
-//		allow_actions api|metrics|pprof ...     # mediamtx
-//		secret        <value>                   # ome, required
-//		throttle      <failures> <window>|off
+//		path_prefix    <prefix>                 # mediamtx
+//		allow_actions  api|metrics|pprof ...    # mediamtx
+//		secret         <value>                  # ome, required
+//		api            <url>                    # mediamtx, srs
+//		api_timeout    <duration>               # with api
+//		sweep_interval <duration>               # mediamtx, with api
+//		throttle       <failures> <window>|off
 //	}
 func (h *AliasHooks) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
@@ -271,11 +274,20 @@ func (h *AliasHooks) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		name := d.Val()
 		args := d.RemainingArgs()
 		switch name {
-		case "path_prefix", "secret":
+		case "path_prefix", "secret", "api":
 			if len(args) != 1 {
 				return d.ArgErr()
 			}
-			*map[string]*string{"path_prefix": &h.PathPrefix, "secret": &h.Secret}[name] = args[0]
+			*map[string]*string{"path_prefix": &h.PathPrefix, "secret": &h.Secret, "api": &h.API}[name] = args[0]
+		case "api_timeout", "sweep_interval":
+			if len(args) != 1 {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(args[0])
+			if err != nil || dur <= 0 {
+				return d.Errf("%s: %q is not a positive duration", name, args[0])
+			}
+			*map[string]*caddy.Duration{"api_timeout": &h.APITimeout, "sweep_interval": &h.SweepInterval}[name] = caddy.Duration(dur)
 		case "allow_actions":
 			if len(args) == 0 {
 				return d.ArgErr()

@@ -77,6 +77,10 @@ func TestCaddyfileSyntax(t *testing.T) {
 		// The secret stays a placeholder in the JSON, resolved only when
 		// the handler is provisioned, so it never lands in a saved config.
 		{"alias_hooks ome", "", "alias_hooks ome {\n\tsecret {env.OME_SECRET}\n}", []string{`"flavour":"ome"`, `"secret":"{env.OME_SECRET}"`}},
+		// The API's password stays a placeholder in the JSON too.
+		{"alias_hooks mediamtx api", "", "alias_hooks mediamtx {\n\tapi http://linkgate:{env.MTX_API_PASS}@127.0.0.1:9997\n\tapi_timeout 3s\n\tsweep_interval 30s\n}",
+			[]string{`"api":"http://linkgate:{env.MTX_API_PASS}@127.0.0.1:9997"`, `"api_timeout":3000000000`, `"sweep_interval":30000000000`}},
+		{"alias_hooks srs api", "", "alias_hooks srs {\n\tapi https://srs.internal:1985/\n}", []string{`"flavour":"srs"`, `"api":"https://srs.internal:1985/"`}},
 		// Ordered before handle: a path matcher is all it needs, and it
 		// comes before the handle blocks of the routes.
 		{"linkgate_health with a path", "", "handle /live/* {\n\trespond 200\n}\nlinkgate_health /healthz",
@@ -150,6 +154,17 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"alias_hooks path_prefix for nginx", "", "alias_hooks nginx_rtmp {\n\tpath_prefix live\n}", "", "alias_hooks nginx_rtmp: path_prefix and allow_actions are for mediamtx only"},
 		{"alias_hooks unknown action", "", "alias_hooks mediamtx {\n\tallow_actions api publish\n}", "", `allow_actions takes api, metrics and pprof, not "publish"`},
 		{"alias_hooks allow_actions without action", "", "alias_hooks mediamtx {\n\tallow_actions\n}", "wrong argument count", ""},
+		{"alias_hooks api without URL", "", "alias_hooks mediamtx {\n\tapi\n}", "wrong argument count", ""},
+		{"alias_hooks api with two URLs", "", "alias_hooks srs {\n\tapi http://a:1985 http://b:1985\n}", "wrong argument count", ""},
+		{"alias_hooks api_timeout not a duration", "", "alias_hooks srs {\n\tapi http://127.0.0.1:1985\n\tapi_timeout soon\n}", `api_timeout: "soon" is not a positive duration`, ""},
+		{"alias_hooks sweep_interval zero", "", "alias_hooks mediamtx {\n\tapi http://127.0.0.1:9997\n\tsweep_interval 0s\n}", `sweep_interval: "0s" is not a positive duration`, ""},
+		{"alias_hooks api for nginx", "", "alias_hooks nginx_rtmp {\n\tapi http://127.0.0.1:8080\n}", "", "alias_hooks nginx_rtmp: api is for mediamtx and srs only"},
+		{"alias_hooks api of another scheme", "", "alias_hooks mediamtx {\n\tapi ftp://127.0.0.1:9997\n}", "", "alias_hooks mediamtx: the api URL is not valid: its scheme must be http or https"},
+		{"alias_hooks api without host", "", "alias_hooks srs {\n\tapi http:///api\n}", "", "alias_hooks srs: the api URL is not valid: it has no host"},
+		{"alias_hooks api with a query", "", "alias_hooks srs {\n\tapi http://127.0.0.1:1985/?x=1\n}", "", "the api URL is not valid: it must have neither query nor fragment"},
+		{"alias_hooks api of nothing", "", "alias_hooks mediamtx {\n\tapi {env.LINKGATE_TEST_UNSET_API}\n}", "", "alias_hooks mediamtx: the api URL is empty once its placeholders are resolved"},
+		{"alias_hooks api_timeout without api", "", "alias_hooks srs {\n\tapi_timeout 1s\n}", "", "alias_hooks srs: api_timeout and sweep_interval need api"},
+		{"alias_hooks sweep_interval for srs", "", "alias_hooks srs {\n\tapi http://127.0.0.1:1985\n\tsweep_interval 1m\n}", "", "alias_hooks srs: sweep_interval is for mediamtx only"},
 		{"linkgate_health argument", "", "linkgate_health /healthz now", "wrong argument count", ""},
 		{"linkgate_health subdirective", "", "linkgate_health {\n\ttimeout 1s\n}", `linkgate_health takes no subdirectives, got "timeout"`, ""},
 

@@ -22,6 +22,7 @@ var metrics = struct {
 	decisions          *prometheus.CounterVec
 	storeErrors        prometheus.Counter
 	listenerReconnects prometheus.Counter
+	kicks              *prometheus.CounterVec
 	caches             prometheus.Collector
 	held               *prometheus.GaugeVec
 	heldEnded          *prometheus.CounterVec
@@ -42,6 +43,11 @@ var metrics = struct {
 		Name:      "listener_reconnects_total",
 		Help:      "Times the invalidation listener reconnected to PostgreSQL.",
 	}),
+	kicks: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "linkgate",
+		Name:      "media_kicks_total",
+		Help:      "Sessions linkgate asked a media server's API to end, by server (mediamtx, srs) and outcome (kicked, gone, failed).",
+	}, []string{"server", "outcome"}),
 	caches: cacheCollector{},
 	held: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "linkgate",
@@ -58,7 +64,7 @@ var metrics = struct {
 
 // registerMetrics adds linkgate's collectors to a config's registry.
 func registerMetrics(registry *prometheus.Registry) {
-	for _, c := range []prometheus.Collector{metrics.decisions, metrics.storeErrors, metrics.listenerReconnects, metrics.caches,
+	for _, c := range []prometheus.Collector{metrics.decisions, metrics.storeErrors, metrics.listenerReconnects, metrics.kicks, metrics.caches,
 		metrics.held, metrics.heldEnded, metrics.revocations} {
 		var already prometheus.AlreadyRegisteredError
 		if err := registry.Register(c); err != nil && !errors.As(err, &already) {
