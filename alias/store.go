@@ -51,7 +51,9 @@ type Catalog interface {
 	DeleteAlias(ctx context.Context, orgID, id string) error
 	// Revoke records r on the organization's alias and returns the
 	// revocations in force; ErrNotFound if the organization has no such
-	// alias, ErrTooManyRevocations when limit are in force already.
+	// alias, ErrTooManyRevocations when limit are in force already (never
+	// for RevokeBefore: it replaces the one an alias may have, and is how
+	// an alias at the limit is re-keyed).
 	// Revoking what is already revoked keeps the later expiry (and the
 	// later moment, for RevokeBefore).
 	Revoke(ctx context.Context, orgID, aliasID string, r Revocation, limit int) ([]Revocation, error)

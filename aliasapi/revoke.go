@@ -100,7 +100,7 @@ func (api *API) revoke(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	case errors.Is(err, alias.ErrTooManyRevocations):
 		gate.WriteError(w, http.StatusConflict, "too_many_revocations",
-			`the alias has as many revocations in force as it may; revoking with "before" replaces them`)
+			`the alias has as many revocations in force as it may until some expire; a "before" still re-keys everyone`)
 		return
 	case err != nil:
 		api.storeFailed(w, "revoke", err)

@@ -39,10 +39,15 @@ func TestSessionsEnd(t *testing.T) {
 	d := newDatabase(t)
 	up := newMediaUpstream(t)
 	bin := testcaddy.BuildCaddy(t)
+	sites := map[string]site{}
 	newNode := func(name string) *node {
-		s := newSite(t, "{env.LINKGATE_DATABASE}", up.Server)
-		s.options = "jwt_leeway 1s"
-		s.routes = fmt.Sprintf("handle /conf/* {\n\talias_auth conference\n\treverse_proxy %s\n}", s.upstream)
+		s, ok := sites[name]
+		if !ok {
+			s = newSite(t, "{env.LINKGATE_DATABASE}", up.Server)
+			s.options = "jwt_leeway 1s"
+			s.routes = fmt.Sprintf("handle /conf/* {\n\talias_auth conference\n\treverse_proxy %s\n}", s.upstream)
+			sites[name] = s
+		}
 		return startNode(t, bin, name, s, d.dsn)
 	}
 	a, b := newNode("A"), newNode("B")
@@ -134,6 +139,23 @@ func TestSessionsEnd(t *testing.T) {
 				}
 			}
 		}
+	})
+
+	t.Run("revocations survive a restart", func(t *testing.T) {
+		id := conference(fmt.Sprintf(`"jwt_secret":%q`, secret))
+		now := time.Now()
+		revoke(id, `{"user_id":"gina"}`)
+		b.Stop(t)
+		restarted := newNode("B")
+		restarted.waitReady(t)
+		for user, status := range map[string]int{"gina": http.StatusUnauthorized, "hal": http.StatusOK} {
+			r := do(t, http.MethodGet, restarted.base+"/conf/"+id+"/lobby?token="+userJWT(t, id, secret, user, "", now, now.Add(time.Hour)), "", "")
+			if r.status != status {
+				t.Errorf("%s on the restarted node: %d %s, want %d", user, r.status, r.body, status)
+			}
+		}
+		b = restarted
+		d.waitListeners(t, 2)
 	})
 
 	t.Run("before re-keys everyone, a jti refuses one token", func(t *testing.T) {
@@ -531,4 +553,42 @@ func jsonStrings(t *testing.T, body []byte, key string) []string {
 	}
 	walk(doc)
 	return out
+}
+
+// TestRevocationsExpire: a revocation is forgotten once no credential it
+// could match can still be valid (max_token_lifetime and the leeway after
+// it was made), and the count in force says so.
+func TestRevocationsExpire(t *testing.T) {
+	d := newDatabase(t)
+	up := newUpstream(t)
+	s := newSite(t, d.dsn, up)
+	s.options = "max_token_lifetime 2s\njwt_leeway 1s"
+	testcaddy.Load(t, s.caddyfile())
+	base := s.base()
+	_, token := d.newOrg(t)
+	const secret = "0123456789abcdef0123456789abcdef"
+	id := createAliasWith(t, base, token, fmt.Sprintf(`"jwt_secret":%q`, secret))
+	fresh := func() string {
+		now := time.Now()
+		return userJWT(t, id, secret, "ivy", "", now, now.Add(2*time.Second))
+	}
+	want(t, do(t, http.MethodPost, base+pathRevoke+id, "Bearer "+token, `{"user_id":"ivy"}`), http.StatusOK, "", "revoking ivy")
+	made := time.Now()
+	want(t, do(t, http.MethodGet, base+"/live/"+id+"/x?token="+fresh(), "", ""), http.StatusUnauthorized, "unauthorized", "ivy right after her revocation")
+	if n := metric(t, base, "linkgate_revocations_in_force"); n != 1 {
+		t.Errorf("linkgate_revocations_in_force = %v, want 1", n)
+	}
+	pollUntil(t, 15*time.Second, "ivy's revocation expires", func() bool {
+		return do(t, http.MethodGet, base+"/live/"+id+"/x?token="+fresh(), "", "").status == http.StatusOK
+	})
+	if kept := time.Since(made); kept < 2*time.Second {
+		t.Errorf("the revocation lasted %v, less than max_token_lifetime", kept)
+	}
+	r := do(t, http.MethodGet, base+"/organization/api/v1/alias/revocations/"+id, "Bearer "+token, "")
+	if ids := jsonStrings(t, r.body, "user_id"); len(ids) != 0 {
+		t.Errorf("an expired revocation is listed: %s", r.body)
+	}
+	if n := metric(t, base, "linkgate_revocations_in_force"); n != 0 {
+		t.Errorf("linkgate_revocations_in_force = %v after it expired, want 0", n)
+	}
 }

@@ -181,7 +181,8 @@ func (s *Store) UpdateAlias(ctx context.Context, orgID, id string, p alias.Patch
 
 // Revoke implements alias.Catalog. Expired revocations, of any alias, go
 // first, so that what is kept stays bounded by time; a revocation of
-// everything before a moment replaces an earlier one.
+// everything before a moment replaces an earlier one, and so is never
+// refused by the limit: it is what re-keys an alias that reached it.
 func (s *Store) Revoke(ctx context.Context, orgID, aliasID string, r alias.Revocation, limit int) ([]alias.Revocation, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
@@ -207,7 +208,7 @@ func (s *Store) Revoke(ctx context.Context, orgID, aliasID string, r alias.Revoc
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO revocations (alias_id, kind, value, before, expires_at)
 		SELECT $1, $2, $3, $4, $5
-		WHERE (SELECT count(*) FROM revocations WHERE alias_id = $1) < $6
+		WHERE $2 = 'before' OR (SELECT count(*) FROM revocations WHERE alias_id = $1) < $6
 		   OR EXISTS (SELECT 1 FROM revocations WHERE alias_id = $1 AND kind = $2 AND value = $3)
 		ON CONFLICT (alias_id, kind, value) DO UPDATE SET
 			before = GREATEST(revocations.before, EXCLUDED.before),

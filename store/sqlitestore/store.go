@@ -322,7 +322,8 @@ func (s *Store) UpdateAlias(ctx context.Context, orgID, id string, p alias.Patch
 
 // Revoke implements alias.Catalog. Expired revocations, of any alias, go
 // first, so that what is kept stays bounded by time; a revocation of
-// everything before a moment replaces an earlier one. The writer's
+// everything before a moment replaces an earlier one, and so is never
+// refused by the limit: it is what re-keys an alias that reached it. The writer's
 // immediate transaction serializes revocations, so the bound holds.
 func (s *Store) Revoke(ctx context.Context, orgID, aliasID string, r alias.Revocation, limit int) ([]alias.Revocation, error) {
 	tx, err := s.writer.BeginTx(ctx, nil)
@@ -349,7 +350,7 @@ func (s *Store) Revoke(ctx context.Context, orgID, aliasID string, r alias.Revoc
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO revocations (alias_id, kind, value, before, created_at, expires_at)
 		SELECT ?1, ?2, ?3, ?4, ?5, ?6
-		WHERE (SELECT count(*) FROM revocations WHERE alias_id = ?1) < ?7
+		WHERE ?2 = 'before' OR (SELECT count(*) FROM revocations WHERE alias_id = ?1) < ?7
 		   OR EXISTS (SELECT 1 FROM revocations WHERE alias_id = ?1 AND kind = ?2 AND value = ?3)
 		ON CONFLICT (alias_id, kind, value) DO UPDATE SET
 			before = max(coalesce(before, 0), coalesce(excluded.before, 0)),

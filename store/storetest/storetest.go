@@ -1061,6 +1061,9 @@ func testRevocationsBounded(t *testing.T, s alias.Store) {
 	if _, err := s.Revoke(ctx, org.ID, a.ID, alias.Revocation{Kind: alias.RevokeUser, Value: "one-too-many", ExpiresAt: later}, limit); !errors.Is(err, alias.ErrTooManyRevocations) {
 		t.Errorf("revocation %d: %v, want ErrTooManyRevocations", limit+1, err)
 	}
+	if in, err := s.Revoke(ctx, org.ID, a.ID, alias.Revocation{Kind: alias.RevokeBefore, Before: time.Now().Truncate(time.Second), ExpiresAt: later}, limit); err != nil || len(in) != limit+1 {
+		t.Errorf("a revocation before a moment at the limit: %d in force, %v; want it kept, as the way to re-key", len(in), err)
+	}
 	if _, err := s.Revoke(ctx, org.ID, a.ID, alias.Revocation{Kind: alias.RevokeUser, Value: "u7", ExpiresAt: later.Add(time.Hour)}, limit); err != nil {
 		t.Errorf("repeating a kept revocation at the bound: %v", err)
 	}
