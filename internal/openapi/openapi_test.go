@@ -750,6 +750,7 @@ func TestValidatorCatchesWrongResponses(t *testing.T) {
 	retrieve := c.input(t, exchange{path: "/api/v1/alias/k3v9x0q2m7ab"}, http.MethodGet)
 	list := c.input(t, exchange{path: "/organization/api/v1/aliases"}, http.MethodGet)
 	remove := c.input(t, exchange{path: "/organization/api/v1/alias/delete/k3v9x0q2m7ab"}, http.MethodDelete)
+	listing := c.input(t, exchange{path: "/organization/api/v1/alias/revocations/k3v9x0q2m7ab"}, http.MethodGet)
 
 	alias := `"id":"k3v9x0q2m7ab","type":"live","name":null,"passcode":"open-sesame","jwt_secret":null,"stream_key":null,"expired_at":1737456308`
 	good := `{"data":{` + alias + `,"inserted_at":1737356308}}`
@@ -762,6 +763,12 @@ func TestValidatorCatchesWrongResponses(t *testing.T) {
 	}
 	unauthorized := `{"errors":{"detail":"wrong passcode","code":"unauthorized"}}`
 	unavailable := `{"errors":{"detail":"the alias store is unavailable","code":"store_unavailable"}}`
+	inForce := func(revocation, secrets string) string {
+		return `{"data":{"alias":"k3v9x0q2m7ab","revocations":[` + revocation + `],"jwt_secrets":[` + secrets + `]}}`
+	}
+	revocation := `{"user_id":"user-42","created_at":1737356308,"expires_at":1737442738}`
+	current := `{"kid":"Hq3n0ZpXo2bT","current":true}`
+	replaced := `{"kid":"9Wc-Lr0aQm4u","current":false,"until":1737357000}`
 	tests := []struct {
 		name   string
 		in     *openapi3filter.RequestValidationInput
@@ -794,6 +801,15 @@ func TestValidatorCatchesWrongResponses(t *testing.T) {
 		{"page with bare aliases", list, 200, headers(), `{"after":null,"entries":[{` + alias + `,"inserted_at":1737356308}]}`, false},
 		{"deleted", remove, 200, headers(), `{"message":"Alias deleted successfully."}`, true},
 		{"deleted with another message", remove, 200, headers(), `{"message":"ok"}`, false},
+		{"in force", listing, 200, headers(), inForce(revocation, current+","+replaced), true},
+		{"revocation of two kinds", listing, 200, headers(), inForce(`{"user_id":"u","jti":"j","created_at":1,"expires_at":2}`, current), false},
+		{"revocation of no kind", listing, 200, headers(), inForce(`{"created_at":1,"expires_at":2}`, current), false},
+		{"revocation without expires_at", listing, 200, headers(), inForce(`{"before":1}`, current), false},
+		{"current secret with an end", listing, 200, headers(), inForce(revocation, `{"kid":"Hq3n0ZpXo2bT","current":true,"until":1}`), false},
+		{"replaced secret without an end", listing, 200, headers(), inForce(revocation, `{"kid":"9Wc-Lr0aQm4u","current":false}`), false},
+		{"secret shown by value", listing, 200, headers(), inForce(revocation, `{"kid":"Hq3n0ZpXo2bT","current":true,"secret":"0123456789abcdef0123456789abcdef"}`), false},
+		{"kid of another length", listing, 200, headers(), inForce(revocation, `{"kid":"Hq3n0ZpXo2b","current":true}`), false},
+		{"in force without its envelope", listing, 200, headers(), strings.TrimSuffix(strings.TrimPrefix(inForce(revocation, current), `{"data":`), "}"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
