@@ -515,10 +515,11 @@ func TestResponsesMatchDocument(t *testing.T) {
 	after := e.cursor(t)
 	revocable := e.create(t, e.token, `"type":"conference","jwt_secret":"`+secret+`"`)
 	rotating := e.create(t, e.token, `"type":"live","jwt_secret":"`+secret+`"`)
-	// One revocation short of as many as the document says an alias
-	// holds: the next is accepted, the one after refused.
+	// One revocation short of as many users and jtis as the document
+	// says an alias holds beside its one "before": the next is accepted,
+	// the one after refused, and a "before" still accepted.
 	crowded := e.create(t, e.token, `"type":"live"`)
-	most := int(*doc.Components.Schemas["InForce"].Value.Properties["revocations"].Value.MaxItems)
+	most := int(*doc.Components.Schemas["InForce"].Value.Properties["revocations"].Value.MaxItems) - 1
 	e.crowd(t, crowded, most-1)
 	now := time.Now()
 	revokedUserJWT := signClaims(t, secret, "", jwt.MapClaims{"alias": revocable, "user_id": "revoked-user"})
@@ -691,6 +692,7 @@ func TestResponsesMatchDocument(t *testing.T) {
 		{name: "revoke/GET", method: get, takes: post, path: revoke + revocable, auth: e.token, status: 405, code: "method_not_allowed", request: unchecked},
 		{name: "revoke/up to the most an alias holds", method: post, path: revoke + crowded, auth: e.token, body: `{"jti":"last"}`, status: ok},
 		{name: "revoke/past the most an alias holds", method: post, path: revoke + crowded, auth: e.token, body: `{"jti":"one-too-many"}`, status: 409, code: "too_many_revocations"},
+		{name: "revoke/before, past the most an alias holds", method: post, path: revoke + crowded, auth: e.token, body: fmt.Sprintf(`{"before":%d}`, now.Add(-time.Minute).Unix()), status: ok},
 		{name: "revoke/store down", down: true, method: post, path: revoke + revocable, auth: e.token, body: `{"user_id":"x"}`, status: 503, code: "store_unavailable"},
 
 		{name: "revocations/revoked", method: get, path: listing + revocable, auth: e.token, status: ok, holds: `"jti":"revoked-jti"`},
