@@ -48,11 +48,25 @@ func heldKind(r *http.Request, track string) string {
 		return ""
 	case isWebSocket(r):
 		return kindWebSocket
-	case track == TrackAll || r.URL.RawQuery != "" && r.URL.Query().Has("_HLS_msn") ||
+	case track == TrackAll || blockingReload(r.URL.RawQuery) ||
 		strings.Contains(r.Header.Get("Accept"), "text/event-stream"):
 		return kindStream
 	}
 	return ""
+}
+
+// blockingReload tells an LL-HLS playlist request the server holds until
+// the segment it names is ready, by its _HLS_msn directive; read without
+// parsing the query, which every request would pay for.
+func blockingReload(query string) bool {
+	for query != "" {
+		var param string
+		param, query, _ = strings.Cut(query, "&")
+		if strings.HasPrefix(param, "_HLS_msn=") {
+			return true
+		}
+	}
+	return false
 }
 
 // isWebSocket tells a WebSocket opening: an HTTP/1.1 upgrade, or an
