@@ -206,7 +206,7 @@ func (g *Gate) expired(ctx context.Context, a *alias.Alias, req *Request, now ti
 
 func admit(a *alias.Alias, grant alias.Grant, r Reason) Decision {
 	if grant.Epoch == 0 {
-		grant.Epoch = a.AuthEpoch
+		grant.Epoch = a.EpochOf(grant.Role)
 	}
 	expiry := a.ExpiredAt
 	if !grant.Expiry.IsZero() && grant.Expiry.Before(expiry) {

@@ -37,7 +37,7 @@ func (g *Gate) Recheck(d *Decision, typ alias.Type, a *alias.Alias, now time.Tim
 		return s
 	}
 	switch {
-	case !a.EpochValid(grant.Epoch, now):
+	case !a.EpochValid(grant.Role, grant.Epoch, now):
 		return Standing{End: ReasonCredentialChanged}
 	case a.Revoked(grant, now):
 		return Standing{End: ReasonRevoked}
@@ -47,7 +47,7 @@ func (g *Gate) Recheck(d *Decision, typ alias.Type, a *alias.Alias, now time.Tim
 	if !grant.Expiry.IsZero() && grant.Expiry.Before(s.Until) {
 		s.Until, s.Then = grant.Expiry, ReasonTokenExpired
 	}
-	if grant.Epoch != a.AuthEpoch && !s.Until.Before(a.PreviousUntil) {
+	if grant.Epoch != a.EpochOf(grant.Role) && !s.Until.Before(a.PreviousUntil) {
 		s.Until, s.Then = a.PreviousUntil, ReasonCredentialChanged
 	}
 	return s

@@ -102,7 +102,7 @@ func (s *SessionSigner) sign(kind signedKind, a *alias.Alias, g alias.Grant, now
 	buf = append(buf, sessionFormat, byte(kind))
 	epoch := g.Epoch
 	if epoch == 0 {
-		epoch = a.AuthEpoch
+		epoch = a.EpochOf(g.Role)
 	}
 	buf = binary.BigEndian.AppendUint64(buf, uint64(epoch))
 	buf = binary.BigEndian.AppendUint64(buf, uint64(expiry.Unix()))
@@ -142,11 +142,11 @@ func (s *SessionSigner) verify(kind signedKind, a *alias.Alias, value string, no
 	idLen, jtiLen := int(payload[27]), int(payload[28])
 	epoch := int64(binary.BigEndian.Uint64(payload[2:10]))
 	if payload[0] != sessionFormat || signedKind(payload[1]) != kind || sessionFixed+idLen+jtiLen > len(payload) ||
-		!a.EpochValid(epoch, now) || string(payload[sessionFixed:sessionFixed+idLen]) != a.ID {
+		!a.EpochValid(alias.Role(payload[26]), epoch, now) || string(payload[sessionFixed:sessionFixed+idLen]) != a.ID {
 		return alias.Grant{}, false
 	}
 	expiry := time.Unix(int64(binary.BigEndian.Uint64(payload[10:18])), 0)
-	if epoch != a.AuthEpoch && a.PreviousUntil.Before(expiry) {
+	if epoch != a.EpochOf(alias.Role(payload[26])) && a.PreviousUntil.Before(expiry) {
 		expiry = a.PreviousUntil
 	}
 	if !now.Before(expiry) {

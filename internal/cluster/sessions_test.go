@@ -230,6 +230,22 @@ func TestSessionsEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("a new stream key ends the publisher's, a new passcode the viewer's", func(t *testing.T) {
+		const key = "sk-conference-0123456789"
+		id := conference(fmt.Sprintf(`"passcode":"door","stream_key":%q`, key))
+		viewer := dialWS(t, b.base, id, "passcode=door")
+		publisher := dialWS(t, b.base, id, "token="+key)
+		want(t, do(t, http.MethodPost, a.base+pathUpdate+id, owner, `{"stream_key":"sk-conference-rotated-0123"}`), http.StatusOK, "", "a new stream key")
+		if code, reason, _ := publisher.waitClosed(t, 5*time.Second); code != closeCredentialChanged || reason != "credential changed" {
+			t.Errorf("the publisher after a new stream key: closed with %d %q, want %d", code, reason, closeCredentialChanged)
+		}
+		viewer.mustBeOpen(t)
+		want(t, do(t, http.MethodPost, a.base+pathUpdate+id, owner, `{"passcode":"new-door"}`), http.StatusOK, "", "a new passcode")
+		if code, _, _ := viewer.waitClosed(t, 5*time.Second); code != closeCredentialChanged {
+			t.Errorf("the viewer after a new passcode: closed with %d, want %d", code, closeCredentialChanged)
+		}
+	})
+
 	t.Run("kid selects the secret", func(t *testing.T) {
 		const next = "fedcba9876543210fedcba9876543210"
 		id := conference(fmt.Sprintf(`"jwt_secret":%q`, secret))

@@ -892,8 +892,8 @@ func testParallelUpdates(t *testing.T, s alias.Store) {
 	}
 }
 
-// testAuthEpoch: the credential epoch moves when the passcode, the JWT
-// secret or the stream key changes, and only then.
+// testAuthEpoch: the credential epoch moves when the passcode or the JWT
+// secret changes, and only then; the stream key has an epoch of its own.
 func testAuthEpoch(t *testing.T, s alias.Store) {
 	ctx := t.Context()
 	org := newOrg(t, s)
@@ -908,7 +908,7 @@ func testAuthEpoch(t *testing.T, s alias.Store) {
 		{"new expiry", alias.Patch{ExpiredAt: ptr(expiry().Add(time.Hour))}, false},
 		{"new passcode", alias.Patch{Passcode: alias.Field{Set: true, Value: "another-passcode"}}, true},
 		{"new secret", alias.Patch{JWTSecret: alias.Field{Set: true, Value: strings.Repeat("n", 32)}}, true},
-		{"new stream key", alias.Patch{StreamKey: alias.Field{Set: true, Value: streamKey()}}, true},
+		{"new stream key", alias.Patch{StreamKey: alias.Field{Set: true, Value: streamKey()}}, false},
 		{"cleared passcode", alias.Patch{Passcode: alias.Field{Set: true}}, true},
 		{"nothing", alias.Patch{}, false},
 	} {
@@ -922,7 +922,10 @@ func testAuthEpoch(t *testing.T, s alias.Store) {
 		if got.PreviousJWTSecret != "" || got.PreviousEpoch != 0 {
 			t.Errorf("%s: a grace period without asking: %+v", tc.name, got)
 		}
-		epoch = got.AuthEpoch
+		if keyMoved := got.KeyEpoch() != a.KeyEpoch(); keyMoved != (got.StreamKey != a.StreamKey) {
+			t.Errorf("%s: the stream key's epoch moved %v, its key changed %v", tc.name, keyMoved, got.StreamKey != a.StreamKey)
+		}
+		epoch, a = got.AuthEpoch, got
 	}
 }
 
@@ -951,7 +954,7 @@ func testSecretGrace(t *testing.T, s alias.Store) {
 	if reread := get(t, s, a.ID); reread.PreviousJWTSecret != a.JWTSecret || !reread.PreviousUntil.Equal(got.PreviousUntil) {
 		t.Errorf("the grace read back: %+v", reread)
 	}
-	if !got.InGrace(time.Now()) || !got.EpochValid(a.AuthEpoch, time.Now()) || got.EpochValid(a.AuthEpoch, time.Now().Add(11*time.Minute)) {
+	if !got.InGrace(time.Now()) || !got.EpochValid(alias.RoleViewer, a.AuthEpoch, time.Now()) || got.EpochValid(alias.RoleViewer, a.AuthEpoch, time.Now().Add(11*time.Minute)) {
 		t.Errorf("the previous epoch's validity is wrong: %+v", got)
 	}
 	got, err = s.UpdateAlias(ctx, org.ID, a.ID, alias.Patch{Passcode: alias.Field{Set: true, Value: "a-new-passcode"}})
