@@ -123,8 +123,7 @@ func (p *Patch) Update(old Alias, now time.Time) Alias {
 	}
 	a.AuthEpoch = old.AuthEpoch + 1
 	a.PreviousJWTSecret, a.PreviousUntil, a.PreviousEpoch = "", time.Time{}, 0
-	if p.JWTSecretGrace > 0 && old.JWTSecret != "" && a.JWTSecret != "" &&
-		a.Passcode == old.Passcode && a.StreamKey == old.StreamKey {
+	if p.JWTSecretGrace > 0 && old.JWTSecret != "" && a.JWTSecret != "" && a.Passcode == old.Passcode {
 		a.PreviousJWTSecret, a.PreviousUntil, a.PreviousEpoch = old.JWTSecret, now.Add(p.JWTSecretGrace), old.AuthEpoch
 	}
 	return a

@@ -172,8 +172,8 @@ func decodePatch(body []byte, rules Rules, now time.Time) (Patch, error) {
 		switch {
 		case !p.JWTSecret.Set || p.JWTSecret.Value == "":
 			return Patch{}, invalidField("jwt_secret_grace", "invalid_field", `"jwt_secret_grace" needs a new "jwt_secret" in the same update`)
-		case p.Passcode.Set || p.StreamKey.Set:
-			return Patch{}, invalidField("jwt_secret_grace", "invalid_field", `"jwt_secret_grace" cannot come with a new "passcode" or "stream_key": those end every session at once`)
+		case p.Passcode.Set:
+			return Patch{}, invalidField("jwt_secret_grace", "invalid_field", `"jwt_secret_grace" cannot come with a new "passcode": that ends every viewer's session at once`)
 		}
 	}
 	return p, nil

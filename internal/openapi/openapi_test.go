@@ -515,6 +515,7 @@ func TestResponsesMatchDocument(t *testing.T) {
 	after := e.cursor(t)
 	revocable := e.create(t, e.token, `"type":"conference","jwt_secret":"`+secret+`"`)
 	rotating := e.create(t, e.token, `"type":"live","jwt_secret":"`+secret+`"`)
+	rekeyed := e.create(t, e.token, `"type":"live","jwt_secret":"`+secret+`"`)
 	// One revocation short of as many users and jtis as the document
 	// says an alias holds beside its one "before": the next is accepted,
 	// the one after refused, and a "before" still accepted.
@@ -630,7 +631,7 @@ func TestResponsesMatchDocument(t *testing.T) {
 		{name: "update/grace with a cleared jwt_secret", method: post, path: update + rotating, auth: e.token, body: `{"jwt_secret":null,"jwt_secret_grace":60}`, status: 400, code: "invalid_field", request: invalid},
 		{name: "update/grace with a generated jwt_secret", method: post, path: update + rotating + "?generate=jwt_secret", auth: e.token, body: `{"jwt_secret_grace":60}`, status: 400, code: "invalid_field", request: invalid},
 		{name: "update/grace with a new passcode", method: post, path: update + rotating, auth: e.token, body: `{"jwt_secret":"` + secret + `","passcode":"new-passcode","jwt_secret_grace":60}`, status: 400, code: "invalid_field", request: invalid},
-		{name: "update/grace with a new stream key", method: post, path: update + rotating, auth: e.token, body: `{"jwt_secret":"` + secret + `","stream_key":"sk-rotating-0123456789","jwt_secret_grace":60}`, status: 400, code: "invalid_field", request: invalid},
+		{name: "update/grace with a new stream key", method: post, path: update + rekeyed, auth: e.token, body: `{"jwt_secret":"` + nextSecret + `","stream_key":"sk-rekeyed-0123456789","jwt_secret_grace":60}`, status: ok},
 		{name: "update/grace over a day", method: post, path: update + rotating, auth: e.token, body: `{"jwt_secret":"` + secret + `","jwt_secret_grace":86401}`, status: 400, code: "invalid_field", request: invalid},
 		{name: "update/negative grace", method: post, path: update + rotating, auth: e.token, body: `{"jwt_secret":"` + secret + `","jwt_secret_grace":-1}`, status: 400, code: "invalid_field", request: invalid},
 		{name: "update/grace a string", method: post, path: update + rotating, auth: e.token, body: `{"jwt_secret":"` + secret + `","jwt_secret_grace":"60"}`, status: 400, code: "invalid_field", request: invalid},
