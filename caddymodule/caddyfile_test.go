@@ -67,10 +67,12 @@ func TestCaddyfileSyntax(t *testing.T) {
 			session_lifetime 1h
 			passcode_page off
 			secure_cookies always
+			playback_tokens off
 			throttle off
 		}`, []string{`"type":"conference"`, `"id":"{http.request.uri.query.room}"`, `"require":"host"`, `"forward_credentials":true`,
-			`"session_lifetime":3600000000000`, `"passcode_page":false`, `"secure_cookies":"always"`, `"failure_limit":-1`}},
+			`"session_lifetime":3600000000000`, `"passcode_page":false`, `"secure_cookies":"always"`, `"playback_tokens":false`, `"failure_limit":-1`}},
 		{"alias_auth sessions off", "", "alias_auth live {\n\tsession_lifetime off\n}", []string{`"session_lifetime":-1`}},
+		{"alias_auth playback tokens on", "", "alias_auth live {\n\tplayback_tokens on\n}", []string{`"playback_tokens":true`}},
 		{"alias_hooks mediamtx", "", "alias_hooks mediamtx {\n\tpath_prefix live\n\tallow_actions api\n\tallow_actions metrics\n\tthrottle 5 30s\n}",
 			[]string{`"flavour":"mediamtx"`, `"path_prefix":"live"`, `"allow_actions":["api","metrics"]`, `"failure_limit":5`}},
 		// The secret stays a placeholder in the JSON, resolved only when
@@ -132,6 +134,9 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"alias_auth session_lifetime not a duration", "", "alias_auth live {\n\tsession_lifetime long\n}", `session_lifetime: "long" is not a positive duration or off`, ""},
 		{"alias_auth passcode_page neither on nor off", "", "alias_auth live {\n\tpasscode_page maybe\n}", `expected on or off, got "maybe"`, ""},
 		{"alias_auth passcode page without sessions", "", "alias_auth live {\n\tsession_lifetime off\n\tpasscode_page on\n}", "", "passcode_page needs session cookies"},
+		{"alias_auth playback_tokens neither on nor off", "", "alias_auth live {\n\tplayback_tokens yes\n}", `expected on or off, got "yes"`, ""},
+		{"alias_auth playback_tokens without a value", "", "alias_auth live {\n\tplayback_tokens\n}", "wrong argument count", ""},
+		{"alias_auth playback tokens without sessions", "", "alias_auth live {\n\tsession_lifetime off\n\tplayback_tokens on\n}", "", "playback_tokens live as long as sessions"},
 		{"alias_auth unknown secure_cookies", "", "alias_auth live {\n\tsecure_cookies never\n}", "", `alias_auth: secure_cookies must be auto or always, not "never"`},
 		{"throttle without window", "", "alias_auth live {\n\tthrottle 5\n}", "wrong argument count", ""},
 		{"throttle of no failures", "", "alias_auth live {\n\tthrottle 0 1m\n}", `throttle: "0" is not a positive number of failures`, ""},

@@ -20,6 +20,7 @@ var metrics = struct {
 	decisions          *prometheus.CounterVec
 	storeErrors        prometheus.Counter
 	listenerReconnects prometheus.Counter
+	playlists          *prometheus.CounterVec
 	caches             prometheus.Collector
 }{
 	decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -37,12 +38,18 @@ var metrics = struct {
 		Name:      "listener_reconnects_total",
 		Help:      "Times the invalidation listener reconnected to PostgreSQL.",
 	}),
+	playlists: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "linkgate",
+		Name:      "playlists_total",
+		Help: "Playlists and manifests alias_auth answered to admitted requests, by result: rewritten with playback tokens, " +
+			"or passed on without them as too_large, encoded (compressed other than by gzip), malformed, or unsigned (no token could be issued).",
+	}, []string{"result"}),
 	caches: cacheCollector{},
 }
 
 // registerMetrics adds linkgate's collectors to a config's registry.
 func registerMetrics(registry *prometheus.Registry) {
-	for _, c := range []prometheus.Collector{metrics.decisions, metrics.storeErrors, metrics.listenerReconnects, metrics.caches} {
+	for _, c := range []prometheus.Collector{metrics.decisions, metrics.storeErrors, metrics.listenerReconnects, metrics.playlists, metrics.caches} {
 		var already prometheus.AlreadyRegisteredError
 		if err := registry.Register(c); err != nil && !errors.As(err, &already) {
 			caddy.Log().Named("linkgate").Error("registering metrics", zap.Error(err))
