@@ -260,10 +260,9 @@ func (pw *playlistWriter) release() error {
 func (pw *playlistWriter) rewrite() {
 	body := pw.body
 	if pw.gzipped {
-		var ok bool
-		if body, ok = pw.gunzip(); !ok {
-			pw.count(playlistMalformed, len(pw.body))
-			pw.release()
+		var err error
+		if body, err = pw.gunzip(); err != nil {
+			pw.malformed(len(pw.body), err)
 			return
 		}
 		if len(body) > MaxPlaylistSize {
@@ -286,11 +285,7 @@ func (pw *playlistWriter) rewrite() {
 		pw.out, err = rw.HLS(pw.out[:0], body)
 	}
 	if err != nil {
-		pw.count(playlistMalformed, len(body))
-		if ce := pw.h.logger.Check(zap.DebugLevel, "playlist not rewritten"); ce != nil {
-			ce.Write(zap.String("alias", pw.d.Alias.ID), zap.Error(err))
-		}
-		pw.release()
+		pw.malformed(len(body), err)
 		return
 	}
 	header := pw.Header()
@@ -304,25 +299,34 @@ func (pw *playlistWriter) rewrite() {
 
 // gunzip decompresses the held-back body, reading at most one byte past
 // the bound.
-func (pw *playlistWriter) gunzip() ([]byte, bool) {
+func (pw *playlistWriter) gunzip() ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(pw.body))
 	if err != nil {
-		return nil, false
+		return nil, err
 	}
 	var buf bytes.Buffer
 	buf.Grow(min(4*len(pw.body), MaxPlaylistSize+1))
-	if _, err := buf.ReadFrom(io.LimitReader(zr, MaxPlaylistSize+1)); err != nil {
-		return nil, false
-	}
-	return buf.Bytes(), true
+	_, err = buf.ReadFrom(io.LimitReader(zr, MaxPlaylistSize+1))
+	return buf.Bytes(), err
 }
 
-// count counts a playlist by result and logs those that went on without
-// tokens, which players that keep no cookies cannot play. size is -1 when
-// unknown.
+// malformed passes on as it came a playlist the rewriter could not read.
+// That is most often no playlist at all (a text answer under a playlist's
+// name), so it is counted, and logged at debug level only.
+func (pw *playlistWriter) malformed(size int, err error) {
+	pw.count(playlistMalformed, size)
+	if ce := pw.h.logger.Check(zap.DebugLevel, "playlist not rewritten"); ce != nil {
+		ce.Write(zap.String("alias", pw.d.Alias.ID), zap.String("path", pw.r.URL.Path), zap.Error(err))
+	}
+	pw.release()
+}
+
+// count counts a playlist by result and warns of those that went on
+// without tokens for a reason the operator can act on: players that keep no
+// cookies cannot play them. size is -1 when unknown.
 func (pw *playlistWriter) count(result playlistResult, size int) {
 	playlistCounters[result].Inc()
-	if result == playlistRewritten {
+	if result == playlistRewritten || result == playlistMalformed {
 		return
 	}
 	if ce := pw.h.logger.Check(zap.WarnLevel, "playlist passed on without playback tokens"); ce != nil {
