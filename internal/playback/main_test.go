@@ -61,6 +61,11 @@ const siteRoutes = `
 		}
 		reverse_proxy %[1]s
 	}
+	handle /cors/* {
+		header Access-Control-Allow-Origin *
+		alias_auth live
+		reverse_proxy %[1]s
+	}
 	handle /down/* {
 		alias_auth live
 		reverse_proxy %[2]s

@@ -83,6 +83,26 @@ func TestPlayback(t *testing.T) {
 		}
 	})
 
+	t.Run("hls.js in Chromium, on another site's page, plays with the passcode on the first URL only", func(t *testing.T) {
+		id := s.createAlias(t, `"passcode":"`+passcode+`"`)
+		buffered, errors := playInChromium(t, s.keeping.url+"/cors/"+id+"/hls/master.m3u8?passcode="+passcode)
+		if errors != "" || buffered < 2.5 {
+			t.Fatalf("hls.js buffered %.1fs of 3s, errors: %s", buffered, errors)
+		}
+		segments := 0
+		for _, e := range s.keeping.exchanges("/cors/" + id + "/") {
+			if e.status >= 400 || e.hadCookie {
+				t.Errorf("%s: %d, with a cookie: %v", e.uri, e.status, e.hadCookie)
+			}
+			if strings.Contains(e.uri, ".ts?lgt=") {
+				segments++
+			}
+		}
+		if segments < 3 {
+			t.Errorf("hls.js fetched %d segments with a playback token", segments)
+		}
+	})
+
 	t.Run("without playback tokens the same cookieless player is refused, and one that keeps cookies plays", func(t *testing.T) {
 		id := s.createAlias(t, `"passcode":"`+passcode+`"`)
 		s.play(t, s.cookieless.url+"/plain/"+id+"/hls/master.m3u8?passcode="+passcode)
