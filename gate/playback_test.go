@@ -332,3 +332,30 @@ func TestPlaybackTokenDecisions(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkPlaybackToken is what a segment request pays for its token
+// (verify) and a playlist for the one it hands on (issue).
+func BenchmarkPlaybackToken(b *testing.B) {
+	now := time.Unix(1_800_000_000, 0)
+	a := &alias.Alias{ID: "abcdefghijkl", AuthEpoch: 7, ExpiredAt: now.Add(time.Hour)}
+	s := gate.NewSessionSigner([]byte(strings.Repeat("k", 32)))
+	const scope = "/live/abcdefghijkl"
+	grant := alias.Grant{Role: alias.RoleViewer, User: "user456", IssuedAt: now}
+	token, _ := s.IssuePlayback(a, grant, scope, now, now.Add(time.Hour))
+	b.Run("verify", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, r := s.VerifyPlayback(a, token, scope, now); r != 0 {
+				b.Fatal(r)
+			}
+		}
+	})
+	b.Run("issue", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := s.IssuePlayback(a, grant, scope, now, now.Add(time.Hour)); !ok {
+				b.Fatal("not issued")
+			}
+		}
+	})
+}
