@@ -64,6 +64,13 @@ type AliasAuth struct {
 	// request, for responses that last as long as the broadcast) or off.
 	TrackConnections string `json:"track_connections,omitempty"`
 
+	// PlaybackTokens rewrites the HLS playlists and DASH manifests that
+	// admitted requests get, so that every URI leading back to this site
+	// carries a playback token (the lgt query parameter), for players
+	// that keep no cookies (default true, unless session cookies are off:
+	// a token is a session carried in the URL).
+	PlaybackTokens *bool `json:"playback_tokens,omitempty"`
+
 	// Throttle sets the brute-force protection (failure_limit,
 	// failure_window).
 	Throttle
@@ -107,6 +114,7 @@ func (h *AliasAuth) Provision(ctx caddy.Context) error {
 		// are kept for: a revoked session must not outlast its revocation.
 		SessionLifetime: min(max(time.Duration(h.SessionLifetime), 0), time.Duration(app.MaxTokenLifetime)),
 		PasscodePage:    h.SessionLifetime > 0 && (h.PasscodePage == nil || *h.PasscodePage),
+		PlaybackTokens:  h.SessionLifetime > 0 && (h.PlaybackTokens == nil || *h.PlaybackTokens),
 	}
 	limiter, err := h.Throttle.provision(app)
 	if err != nil {
@@ -130,6 +138,9 @@ func (h *AliasAuth) Validate() error {
 	}
 	if h.SessionLifetime < 0 && h.PasscodePage != nil && *h.PasscodePage {
 		return fmt.Errorf("alias_auth: passcode_page needs session cookies; it cannot be on with session_lifetime off")
+	}
+	if h.SessionLifetime < 0 && h.PlaybackTokens != nil && *h.PlaybackTokens {
+		return fmt.Errorf("alias_auth: playback_tokens live as long as sessions; they cannot be on with session_lifetime off")
 	}
 	switch h.SecureCookies {
 	case "", "auto", "always":
@@ -186,6 +197,9 @@ func (h *AliasAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	if kind := heldKind(r, h.TrackConnections); kind != "" {
 		return h.serveHeld(w, r, next, &d, kind, in.Client)
 	}
+	if pw := h.playlistWriter(w, r, &d); pw != nil {
+		return pw.serve(next, r)
+	}
 	return next.ServeHTTP(w, r)
 }
 
@@ -214,17 +228,17 @@ func (h *AliasAuth) serveHeld(w http.ResponseWriter, r *http.Request, next caddy
 		}
 		err = nil
 	}()
+	// A blocked LL-HLS reload is a playlist too: its URIs get tokens.
+	if pw := h.playlistWriter(hw, r, d); pw != nil {
+		return pw.serve(next, r)
+	}
 	return next.ServeHTTP(hw, r)
 }
 
 // secure tells whether the session cookie of a response to r is marked
 // Secure.
 func (h *AliasAuth) secure(r *http.Request) bool {
-	if r.TLS != nil || h.SecureCookies == "always" {
-		return true
-	}
-	trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
-	return trusted && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+	return h.SecureCookies == "always" || viaHTTPS(r)
 }
 
 // defaultIDPlaceholder is where alias_auth reads the alias ID unless told

@@ -192,6 +192,7 @@ func (h *AliasAPI) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //		passcode_page       on|off
 //		secure_cookies      auto|always
 //		track_connections   long|all|off
+//		playback_tokens     on|off
 //		throttle            <failures> <window>|off
 //	}
 func (h *AliasAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -230,7 +231,7 @@ func (h *AliasAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("session_lifetime: %q is not a positive duration or off", args[0])
 			}
 			h.SessionLifetime = caddy.Duration(dur)
-		case "passcode_page":
+		case "passcode_page", "playback_tokens":
 			if len(args) != 1 {
 				return d.ArgErr()
 			}
@@ -238,7 +239,7 @@ func (h *AliasAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil {
 				return err
 			}
-			h.PasscodePage = &on
+			*map[string]**bool{"passcode_page": &h.PasscodePage, "playback_tokens": &h.PlaybackTokens}[name] = &on
 		case "throttle":
 			if err := h.Throttle.unmarshal(d, args); err != nil {
 				return err

@@ -68,10 +68,12 @@ func TestCaddyfileSyntax(t *testing.T) {
 			passcode_page off
 			secure_cookies always
 			track_connections all
+			playback_tokens off
 			throttle off
 		}`, []string{`"type":"conference"`, `"id":"{http.request.uri.query.room}"`, `"require":"host"`, `"forward_credentials":true`,
-			`"session_lifetime":3600000000000`, `"passcode_page":false`, `"secure_cookies":"always"`, `"track_connections":"all"`, `"failure_limit":-1`}},
+			`"session_lifetime":3600000000000`, `"passcode_page":false`, `"secure_cookies":"always"`, `"track_connections":"all"`, `"playback_tokens":false`, `"failure_limit":-1`}},
 		{"alias_auth sessions off", "", "alias_auth live {\n\tsession_lifetime off\n}", []string{`"session_lifetime":-1`}},
+		{"alias_auth playback tokens on", "", "alias_auth live {\n\tplayback_tokens on\n}", []string{`"playback_tokens":true`}},
 		{"alias_hooks mediamtx", "", "alias_hooks mediamtx {\n\tpath_prefix live\n\tallow_actions api\n\tallow_actions metrics\n\tthrottle 5 30s\n}",
 			[]string{`"flavour":"mediamtx"`, `"path_prefix":"live"`, `"allow_actions":["api","metrics"]`, `"failure_limit":5`}},
 		// The secret stays a placeholder in the JSON, resolved only when
@@ -139,6 +141,9 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"alias_auth passcode page without sessions", "", "alias_auth live {\n\tsession_lifetime off\n\tpasscode_page on\n}", "", "passcode_page needs session cookies"},
 		{"alias_auth unknown track_connections", "", "alias_auth live {\n\ttrack_connections websockets\n}", "", `alias_auth: track_connections must be long, all or off, not "websockets"`},
 		{"alias_auth track_connections without a value", "", "alias_auth live {\n\ttrack_connections\n}", "wrong argument count", ""},
+		{"alias_auth playback_tokens neither on nor off", "", "alias_auth live {\n\tplayback_tokens yes\n}", `expected on or off, got "yes"`, ""},
+		{"alias_auth playback_tokens without a value", "", "alias_auth live {\n\tplayback_tokens\n}", "wrong argument count", ""},
+		{"alias_auth playback tokens without sessions", "", "alias_auth live {\n\tsession_lifetime off\n\tplayback_tokens on\n}", "", "playback_tokens live as long as sessions"},
 		{"alias_auth unknown secure_cookies", "", "alias_auth live {\n\tsecure_cookies never\n}", "", `alias_auth: secure_cookies must be auto or always, not "never"`},
 		{"throttle without window", "", "alias_auth live {\n\tthrottle 5\n}", "wrong argument count", ""},
 		{"throttle of no failures", "", "alias_auth live {\n\tthrottle 0 1m\n}", `throttle: "0" is not a positive number of failures`, ""},

@@ -23,6 +23,7 @@ var metrics = struct {
 	storeErrors        prometheus.Counter
 	listenerReconnects prometheus.Counter
 	kicks              *prometheus.CounterVec
+	playlists          *prometheus.CounterVec
 	caches             prometheus.Collector
 	held               *prometheus.GaugeVec
 	heldEnded          *prometheus.CounterVec
@@ -48,6 +49,12 @@ var metrics = struct {
 		Name:      "media_kicks_total",
 		Help:      "Sessions linkgate asked a media server's API to end, by server (mediamtx, srs) and outcome (kicked, gone, failed).",
 	}, []string{"server", "outcome"}),
+	playlists: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "linkgate",
+		Name:      "playlists_total",
+		Help: "Playlists and manifests alias_auth answered to admitted requests, by result: rewritten with playback tokens, " +
+			"or passed on without them as too_large, encoded (compressed other than by gzip), malformed, or unsigned (no token could be issued).",
+	}, []string{"result"}),
 	caches: cacheCollector{},
 	held: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "linkgate",
@@ -64,8 +71,8 @@ var metrics = struct {
 
 // registerMetrics adds linkgate's collectors to a config's registry.
 func registerMetrics(registry *prometheus.Registry) {
-	for _, c := range []prometheus.Collector{metrics.decisions, metrics.storeErrors, metrics.listenerReconnects, metrics.kicks, metrics.caches,
-		metrics.held, metrics.heldEnded, metrics.revocations} {
+	for _, c := range []prometheus.Collector{metrics.decisions, metrics.storeErrors, metrics.listenerReconnects, metrics.kicks, metrics.playlists,
+		metrics.caches, metrics.held, metrics.heldEnded, metrics.revocations} {
 		var already prometheus.AlreadyRegisteredError
 		if err := registry.Register(c); err != nil && !errors.As(err, &already) {
 			caddy.Log().Named("linkgate").Error("registering metrics", zap.Error(err))

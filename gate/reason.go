@@ -22,6 +22,9 @@ const (
 	// ReasonAcknowledged: a media server's notice that admits nobody (a
 	// stream ended), acknowledged without a decision.
 	ReasonAcknowledged
+	// ReasonPlaybackToken: a playback token in the URL, which a playlist
+	// the gateway rewrote put there.
+	ReasonPlaybackToken
 )
 
 // Refusals of the alias itself: all look like "not found" to the client,
@@ -104,6 +107,19 @@ const (
 	ReasonPasscodePage
 )
 
+// Refusals of a playback token. Like an invalid session cookie, and unlike
+// a wrong credential, none counts as a failure of the client: a token
+// cannot be guessed, and the ones refused are stale copies (in a playlist a
+// player still holds, or a link passed on) that would otherwise throttle
+// every viewer behind the address. A token that is genuine but of an epoch
+// the alias no longer accepts is refused as ReasonCredentialChanged.
+const (
+	// ReasonPlaybackTokenInvalid: not a token the gateway signed, or one
+	// for another alias or another path.
+	ReasonPlaybackTokenInvalid Reason = iota + 112
+	ReasonPlaybackTokenExpired
+)
+
 // Refusals of a media server's request before any decision.
 const (
 	// ReasonActionNotAllowed: a MediaMTX action that names no stream (api,
@@ -146,6 +162,7 @@ var reasons = [...]reasonInfo{
 	ReasonPublic:        {"public", http.StatusOK, "admitted", ""},
 	ReasonPasscodeLogin: {"passcode_page_login", http.StatusOK, "admitted", ""},
 	ReasonAcknowledged:  {"acknowledged", http.StatusOK, "acknowledged", ""},
+	ReasonPlaybackToken: {"playback_token", http.StatusOK, "admitted", ""},
 
 	ReasonNotFound:    notFound("alias_not_found"),
 	ReasonExpired:     notFound("alias_expired"),
@@ -189,6 +206,9 @@ var reasons = [...]reasonInfo{
 	ReasonBadRequest:       {"bad_request", http.StatusBadRequest, "bad_request", "the request could not be read"},
 	ReasonBodyTooLarge:     {"body_too_large", http.StatusRequestEntityTooLarge, "body_too_large", "the request body is larger than 64 KiB"},
 	ReasonMethodNotAllowed: {"method_not_allowed", http.StatusMethodNotAllowed, "method_not_allowed", "hooks are POST requests"},
+
+	ReasonPlaybackTokenInvalid: badCredential("playback_token_invalid"),
+	ReasonPlaybackTokenExpired: badCredential("playback_token_expired"),
 }
 
 func (r Reason) info() *reasonInfo {
