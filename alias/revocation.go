@@ -70,8 +70,9 @@ func (a *Alias) Revoked(g *Grant, now time.Time) bool {
 }
 
 // indexedRevocations is how many revocations an alias has before they are
-// indexed: fewer are scanned faster than they are looked up.
-const indexedRevocations = 16
+// indexed: a few are scanned in about the time of a lookup, without the
+// index's memory.
+const indexedRevocations = 4
 
 // revocationIndex holds the revocations of an alias by user and by jti,
 // with when each expires, so that a request of an event that has revoked

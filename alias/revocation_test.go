@@ -50,7 +50,7 @@ func TestRevokedIndexed(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := range 50 {
 		var a Alias
-		for range indexedRevocations + rng.IntN(200) {
+		for range indexedRevocations + 1 + rng.IntN(200) {
 			r := Revocation{ExpiresAt: now.Add(time.Duration(rng.IntN(120)-60) * time.Second)}
 			switch rng.IntN(5) {
 			case 0:
