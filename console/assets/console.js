@@ -4,9 +4,10 @@
 // tab's sessionStorage and nowhere else.
 
 import * as api from './api.js';
+import { $, announce, clearFieldError, el, setFieldError, showError } from './dom.js';
 import { aliasToken, newJWTSecret, newStreamKey } from './secrets.js';
 import { fill, withCredential } from './links.js';
-import { absoluteTime, expiryElement, fromLocalInput, isExpired, refreshExpiry, toLocalInput } from './time.js';
+import { absoluteTime, expiryElement, fromLocalInput, isExpired, refreshTime, toLocalInput } from './time.js';
 import { startPreview, stopPreview } from './preview.js';
 
 const TOKEN_KEY = 'linkgate-console-token';
@@ -19,8 +20,6 @@ const LIFETIMES = [
   [24 * 3600, '24 hours'],
 ];
 
-const $ = (id) => document.getElementById(id);
-
 let settings = null;
 // The list as loaded so far; gen tells a page that arrives after the
 // filter changed from one that still belongs.
@@ -29,26 +28,6 @@ const list = { type: '', after: null, aliases: [], gen: 0 };
 let current = null;
 
 const token = () => sessionStorage.getItem(TOKEN_KEY);
-
-// el makes an element with attributes and children; text is set as text,
-// never parsed as HTML.
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === 'text') e.textContent = v;
-    else if (k === 'className') e.className = v;
-    else e.setAttribute(k, v === true ? '' : v);
-  }
-  e.append(...children);
-  return e;
-}
-
-function announce(text) {
-  // Emptied first, so that the same text twice is announced twice.
-  $('announce').textContent = '';
-  requestAnimationFrame(() => { $('announce').textContent = text; });
-}
 
 function flash(text) {
   $('flash').textContent = text;
@@ -61,33 +40,6 @@ function show(view, title) {
   document.title = `${title} · linkgate console`;
   const heading = $(view).querySelector('h1');
   heading.focus();
-}
-
-// Field errors: the message beside the field, tied to it by
-// aria-describedby and aria-invalid.
-function setFieldError(input, message) {
-  const err = $(`${input.id}-error`);
-  err.textContent = message;
-  err.hidden = false;
-  input.setAttribute('aria-invalid', 'true');
-  const ids = (input.getAttribute('aria-describedby') || '').split(/\s+/).filter(Boolean);
-  if (!ids.includes(err.id)) ids.push(err.id);
-  input.setAttribute('aria-describedby', ids.join(' '));
-}
-
-function clearFieldError(input) {
-  const err = $(`${input.id}-error`);
-  err.textContent = '';
-  err.hidden = true;
-  input.removeAttribute('aria-invalid');
-  const ids = (input.getAttribute('aria-describedby') || '').split(/\s+/).filter((id) => id && id !== err.id);
-  if (ids.length) input.setAttribute('aria-describedby', ids.join(' '));
-  else input.removeAttribute('aria-describedby');
-}
-
-function showError(p, message) {
-  p.textContent = message;
-  p.hidden = !message;
 }
 
 // ---- routing
@@ -619,7 +571,7 @@ async function main() {
     flashOnce();
     route();
   });
-  setInterval(() => document.querySelectorAll('time[data-unix]').forEach(refreshExpiry), 30000);
+  setInterval(() => document.querySelectorAll('time[data-unix]').forEach(refreshTime), 30000);
   route();
 }
 
