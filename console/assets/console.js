@@ -1,7 +1,7 @@
-// The console's page: sign-in, the alias list, the create/edit form and
-// the share view, one at a time, chosen by the URL's fragment (#/,
-// #/new, #/edit/<id>, #/share/<id>). The organization token lives in this
-// tab's sessionStorage and nowhere else.
+// The console's page: sign-in, the alias list, the create/edit form, the
+// share view and the sessions view, one at a time, chosen by the URL's
+// fragment (#/, #/new, #/edit/<id>, #/share/<id>, #/sessions/<id>). The
+// organization token lives in this tab's sessionStorage and nowhere else.
 
 import * as api from './api.js';
 import { $, announce, clearFieldError, el, setFieldError, showError } from './dom.js';
@@ -9,6 +9,7 @@ import { aliasToken, newJWTSecret, newStreamKey } from './secrets.js';
 import { fill, withCredential } from './links.js';
 import { absoluteTime, expiryElement, fromLocalInput, isExpired, refreshTime, toLocalInput } from './time.js';
 import { startPreview, stopPreview } from './preview.js';
+import { forgetSessions, setupSessions, showSessions } from './sessions.js';
 
 const TOKEN_KEY = 'linkgate-console-token';
 const FIELDS = ['type', 'name', 'passcode', 'jwt_secret', 'stream_key', 'expired_at'];
@@ -58,6 +59,7 @@ async function route() {
   if (hash === '/new') return showEdit(null);
   if ((m = hash.match(/^\/edit\/([^/]+)$/))) return showEdit(decodeURIComponent(m[1]));
   if ((m = hash.match(/^\/share\/([^/]+)$/))) return showShare(decodeURIComponent(m[1]));
+  if ((m = hash.match(/^\/sessions\/([^/]+)$/))) return showSessions(decodeURIComponent(m[1]));
   location.replace('#/');
 }
 
@@ -109,6 +111,7 @@ function forget() {
   current = null;
   $('aliases').replaceChildren();
   for (const id of ['viewer-links', 'signed-links', 'ingest-links']) $(id).replaceChildren();
+  forgetSessions();
   for (const f of FIELDS) $(`f-${f}`).value = '';
 }
 
@@ -219,7 +222,8 @@ function aliasItem(a, index) {
       el('dt', { text: 'Protection' }), el('dd', { text: protection(a) })),
     el('div', { className: 'actions' },
       el('a', { className: 'button primary', href: `#/share/${encodeURIComponent(a.id)}` }, 'Share', el('span', { className: 'visually-hidden', text: ` ${label}` })),
-      el('a', { className: 'button', href: `#/edit/${encodeURIComponent(a.id)}` }, 'Edit', el('span', { className: 'visually-hidden', text: ` ${label}` }))));
+      el('a', { className: 'button', href: `#/edit/${encodeURIComponent(a.id)}` }, 'Edit', el('span', { className: 'visually-hidden', text: ` ${label}` })),
+      el('a', { className: 'button', href: `#/sessions/${encodeURIComponent(a.id)}` }, 'Sessions', el('span', { className: 'visually-hidden', text: ` of ${label}` }))));
 }
 
 // ---- create and edit
@@ -263,6 +267,8 @@ async function showEdit(id) {
   $('f-expired_at-hint').textContent = `Your local time (${Intl.DateTimeFormat().resolvedOptions().timeZone}).`;
   $('edit-id-line').hidden = !current;
   $('edit-id').textContent = current ? current.id : '';
+  $('edit-sessions').hidden = !current;
+  if (current) $('edit-sessions').href = `#/sessions/${encodeURIComponent(current.id)}`;
   $('delete-zone').hidden = !current;
   $('save').textContent = current ? 'Save changes' : 'Create alias';
   const title = current ? `Edit “${aliasLabel(current)}”` : 'New alias';
@@ -390,6 +396,7 @@ async function showShare(id) {
   show('view-share', `Share ${label}`);
   $('share-title').textContent = `Share “${label}”`;
   $('share-edit').href = `#/edit/${encodeURIComponent(a.id)}`;
+  $('share-sessions').href = `#/sessions/${encodeURIComponent(a.id)}`;
   $('share-summary').replaceChildren(`${typeLabel(a.type)} `, el('code', { text: a.id }), `; ${isExpired(a) ? '' : 'expires '}`, expiryElement(a), ` (${absoluteTime(a.expired_at)}).`);
   $('share-expired').hidden = !isExpired(a);
 
@@ -560,6 +567,7 @@ async function main() {
   $('make-viewer-jwt-link').addEventListener('click', () => makeSignedLink(false));
   $('preview-start').addEventListener('click', preview);
   $('preview-stop').addEventListener('click', endPreview);
+  setupSessions({ token, show, handleFailure, aliasLabel });
   document.addEventListener('click', (ev) => {
     const button = ev.target.closest('button');
     if (!button) return;
