@@ -20,6 +20,13 @@ const LIFETIMES = [
   [12 * 3600, '12 hours'],
   [24 * 3600, '24 hours'],
 ];
+// How long a replaced JWT secret may stay valid (jwt_secret_grace).
+const GRACES = [
+  [0, 'No time: it stops at once'],
+  [10 * 60, '10 minutes'],
+  [3600, '1 hour'],
+  [24 * 3600, '24 hours'],
+];
 
 let settings = null;
 // The list as loaded so far; gen tells a page that arrives after the
@@ -239,6 +246,7 @@ function resetReveal(root) {
 async function showEdit(id) {
   const form = $('edit-form');
   for (const f of FIELDS) clearFieldError($(`f-${f}`));
+  clearFieldError($('f-jwt_secret_grace'));
   showError($('form-error'), '');
   resetReveal(form);
   current = null;
@@ -265,6 +273,8 @@ async function showEdit(id) {
   for (const f of SECRET_FIELDS) $(`f-${f}`).value = a[f] || '';
   $('f-expired_at').value = toLocalInput(a.expired_at);
   $('f-expired_at-hint').textContent = `Your local time (${Intl.DateTimeFormat().resolvedOptions().timeZone}).`;
+  $('f-jwt_secret_grace').value = '0';
+  showGrace();
   $('edit-id-line').hidden = !current;
   $('edit-id').textContent = current ? current.id : '';
   $('edit-sessions').hidden = !current;
@@ -276,9 +286,23 @@ async function showEdit(id) {
   $('edit-title').textContent = title;
 }
 
+// replacesSecret tells whether the form would give the alias a new JWT
+// secret in place of one it has: only then can the old one be kept valid
+// for a while.
+function replacesSecret() {
+  const value = $('f-jwt_secret').value;
+  return Boolean(current && current.jwt_secret && value && value !== current.jwt_secret);
+}
+
+function showGrace() {
+  const shown = replacesSecret();
+  if (!shown) clearFieldError($('f-jwt_secret_grace'));
+  $('grace-field').hidden = !shown;
+}
+
 // changes returns what the form would send: on create every field filled
 // in; on update only those that differ from the alias, null for one
-// emptied.
+// emptied, and the grace of a replaced JWT secret.
 function changes() {
   const body = {};
   for (const f of FIELDS) {
@@ -290,12 +314,14 @@ function changes() {
       body[f] = value;
     }
   }
+  if (replacesSecret()) body.jwt_secret_grace = Number($('f-jwt_secret_grace').value);
   return body;
 }
 
 async function save(ev) {
   ev.preventDefault();
   for (const f of FIELDS) clearFieldError($(`f-${f}`));
+  clearFieldError($('f-jwt_secret_grace'));
   showError($('form-error'), '');
   const body = changes();
   if (current && Object.keys(body).length === 0) {
@@ -334,6 +360,7 @@ function generate(kind) {
   const input = $(`f-${kind}`);
   input.value = kind === 'jwt_secret' ? newJWTSecret() : newStreamKey();
   clearFieldError(input);
+  showGrace();
   announce(kind === 'jwt_secret' ? 'A new JWT secret is in the field.' : 'A new stream key is in the field.');
 }
 
@@ -446,11 +473,15 @@ async function showShare(id) {
   $('preview-start').disabled = Boolean(a.jwt_secret) && !window.isSecureContext;
 }
 
+// lifetimeOptions offers the link lifetimes and secret graces the gateway
+// accepts: none longer than its max_token_lifetime.
 function lifetimeOptions() {
   const select = $('jwt-lifetime');
   const options = LIFETIMES.filter(([secs]) => secs <= settings.max_token_lifetime);
   select.replaceChildren(...options.map(([secs, text]) => el('option', { value: String(secs), text })));
   select.value = options.some(([secs]) => secs === 3600) ? '3600' : String(options[0][0]);
+  const graces = GRACES.filter(([secs]) => secs <= settings.max_token_lifetime);
+  $('f-jwt_secret_grace').replaceChildren(...graces.map(([secs, text]) => el('option', { value: String(secs), text })));
 }
 
 async function makeSignedLink(host) {
@@ -560,6 +591,7 @@ async function main() {
   $('search').addEventListener('input', renderList);
   $('load-more').addEventListener('click', loadPage);
   $('edit-form').addEventListener('submit', save);
+  $('f-jwt_secret').addEventListener('input', showGrace);
   $('delete').addEventListener('click', askDelete);
   $('confirm-keep').addEventListener('click', () => $('confirm-delete').close());
   $('confirm-yes').addEventListener('click', confirmDelete);
