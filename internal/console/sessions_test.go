@@ -32,6 +32,9 @@ func TestConsoleSessions(t *testing.T) {
 	chromium := require(t, "Chromium", "LINKGATE_CHROMIUM", "/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
 	g := startGateway(t)
 	ctx, events := newBrowser(t, chromium, g.base)
+	// The page gets the whole 1280x800 window, as the README's
+	// screenshots say, not what the browser's frame leaves of it.
+	do(t, ctx, "desktop size", chromedp.EmulateViewport(1280, 800))
 
 	oldSecret := randomSecret()
 	a := g.create(t, fmt.Sprintf(`{"type":"live","name":"Town hall","jwt_secret":%q,"expired_at":%d}`, oldSecret, time.Now().Add(48*time.Hour).Unix()))
