@@ -387,31 +387,42 @@ func (n *Node) startWatch() {
 		cancel()
 		<-done
 	}
+	// The first look is taken before the node serves: a change committed
+	// between the node's first read and a later first look would never be
+	// seen. Each look that finds a version other than the last flushes,
+	// the first one too: before the node serves there is nothing to lose,
+	// and after an outage at start-up what changed meanwhile is not known.
+	var last int64
+	look := func() {
+		b, err := n.Backend()
+		if err != nil {
+			return
+		}
+		w, ok := b.(changeWatcher)
+		if !ok {
+			return
+		}
+		qctx, qcancel := context.WithTimeout(ctx, n.cfg.QueryTimeout)
+		v, err := w.DataVersion(qctx)
+		qcancel()
+		err = n.storeError(err)
+		n.setFeed(err == nil)
+		if err == nil && v != last {
+			n.Flush()
+			last = v
+		}
+	}
+	look()
 	go func() {
 		defer close(done)
 		ticker := time.NewTicker(watchInterval)
 		defer ticker.Stop()
-		var last int64
 		for {
-			if b, err := n.Backend(); err == nil {
-				if w, ok := b.(changeWatcher); ok {
-					qctx, qcancel := context.WithTimeout(ctx, n.cfg.QueryTimeout)
-					v, err := w.DataVersion(qctx)
-					qcancel()
-					err = n.storeError(err)
-					n.setFeed(err == nil)
-					if err == nil && v != last {
-						if last != 0 {
-							n.Flush()
-						}
-						last = v
-					}
-				}
-			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-ticker.C:
+				look()
 			}
 		}
 	}()

@@ -199,8 +199,9 @@ func (n *Node) recheckAlias(id string) {
 	}
 }
 
-// recheckAll rechecks the admissions of every alias: after a flush, when
-// what changed is not known.
+// recheckAll rechecks every admission, by its alias and by the
+// organization token that admitted it: after a flush, when what changed
+// is not known.
 func (n *Node) recheckAll() {
 	t := &n.tracked
 	t.mu.Lock()
@@ -208,9 +209,16 @@ func (n *Node) recheckAll() {
 	for id := range t.byAlias {
 		ids = append(ids, id)
 	}
+	tokens := make([]string, 0, len(t.byToken))
+	for h := range t.byToken {
+		tokens = append(tokens, h)
+	}
 	t.mu.Unlock()
 	for _, id := range ids {
 		n.recheckAlias(id)
+	}
+	for _, h := range tokens {
+		n.recheckToken(h)
 	}
 }
 

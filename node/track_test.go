@@ -10,6 +10,8 @@ import (
 
 	"github.com/linkgate/linkgate/alias"
 	"github.com/linkgate/linkgate/node"
+	"github.com/linkgate/linkgate/store/pgstore"
+	"github.com/linkgate/linkgate/store/sqlitestore"
 )
 
 // ending is an admission that notes how it was ended.
@@ -127,12 +129,33 @@ func TestTrack(t *testing.T) {
 }
 
 // TestTrackedTokenRevoked: what an organization token admitted ends when
-// the token is revoked, and only that.
+// the token is revoked, and only that: on PostgreSQL from the token's
+// change notice, on SQLite from the flush its change poll makes.
 func TestTrackedTokenRevoked(t *testing.T) {
-	n, a := started(t, databases["postgres"](t))
-	store, err := n.Backend()
-	if err != nil {
-		t.Fatal(err)
+	for name, db := range databases {
+		t.Run(name, func(t *testing.T) { testTrackedTokenRevoked(t, db(t)) })
+	}
+}
+
+func testTrackedTokenRevoked(t *testing.T, db node.Database) {
+	n, a := started(t, db)
+	// Tokens are revoked by the command line, another process: a store
+	// of the test's own, as its would be.
+	var store alias.Store
+	if db.Postgres {
+		s, err := pgstore.Open(db.DSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		store = s
+	} else {
+		s, err := sqlitestore.Open(db.DSN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		store = s
 	}
 	ctx := t.Context()
 	_, hash := alias.NewOrgToken()
