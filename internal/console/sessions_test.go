@@ -63,7 +63,7 @@ func TestConsoleSessions(t *testing.T) {
 	signIn(t, ctx, g)
 	do(t, ctx, "open an unknown alias's sessions", chromedp.Navigate(g.base+"/console/#/sessions/nosuchalias1"))
 	waitFor(t, ctx, "the refusal", `!document.getElementById('view-sessions').hidden && !document.getElementById('sessions-error').hidden`)
-	wantDetail, wantField := g.apiError(t, http.MethodGet, "/organization/api/v1/alias/revocations/nosuchalias1", g.token, "")
+	wantDetail, _ := g.apiError(t, http.MethodGet, "/organization/api/v1/alias/revocations/nosuchalias1", g.token, "")
 	if got := text(t, ctx, "#sessions-error"); got != wantDetail {
 		t.Errorf("the sessions of an unknown alias say %q, want the API's %q", got, wantDetail)
 	}
@@ -97,7 +97,7 @@ func TestConsoleSessions(t *testing.T) {
 	long := strings.Repeat("x", 129)
 	do(t, ctx, "type a user ID too long and press Enter", chromedp.KeyEvent(long), chromedp.KeyEvent("\r"))
 	waitFor(t, ctx, "the user ID error", `!document.getElementById('revoke-user-error').hidden`)
-	wantDetail, wantField = g.apiError(t, http.MethodPost, "/organization/api/v1/alias/revoke/"+id, g.token, fmt.Sprintf(`{"user_id":%q}`, long))
+	wantDetail, wantField := g.apiError(t, http.MethodPost, "/organization/api/v1/alias/revoke/"+id, g.token, fmt.Sprintf(`{"user_id":%q}`, long))
 	if wantField != "user_id" {
 		t.Fatalf("the API names field %q for a long user ID, want user_id", wantField)
 	}
