@@ -3,7 +3,10 @@
 // stores that keep them. It knows nothing of HTTP or Caddy.
 package alias
 
-import "time"
+import (
+	"encoding/binary"
+	"time"
+)
 
 // Type is what an alias stands for: a live stream or a conference room.
 type Type string
@@ -35,10 +38,11 @@ type Alias struct {
 	// Version grows on every update, so anything derived from an older
 	// state of the alias (a cached token) can tell.
 	Version int64
-	// AuthEpoch grows when what opens the alias changes: its passcode, JWT
-	// secret or stream key. Session cookies and playback tokens carry it,
-	// so renaming an alias keeps its viewers while a new passcode ends
-	// their sessions.
+	// AuthEpoch grows when what opens the alias to viewers and hosts
+	// changes: its passcode or JWT secret. Session cookies and playback
+	// tokens carry it, so renaming an alias keeps its viewers while a new
+	// passcode ends their sessions. Publishers' sessions carry KeyEpoch
+	// instead, so that a new stream key ends the publishers' alone.
 	AuthEpoch int64
 	// PreviousJWTSecret is the secret a rotation with a grace period
 	// replaced: it still verifies tokens until PreviousUntil, and the
@@ -52,6 +56,8 @@ type Alias struct {
 	// Digests of the passcode and the stream key, made once by Prepare for
 	// an alias that many requests will check.
 	passcodeDigest, streamKeyDigest secretDigest
+	// revokedBy indexes many revocations by what they refuse.
+	revokedBy *revocationIndex
 }
 
 // Prepare computes once what checking credentials against a needs, for an
@@ -60,6 +66,7 @@ type Alias struct {
 func (a *Alias) Prepare() {
 	a.passcodeDigest = digestOf(a.Passcode)
 	a.streamKeyDigest = digestOf(a.StreamKey)
+	a.revokedBy = indexRevocations(a.Revocations)
 }
 
 // Expired reports whether the alias no longer admits anyone but its owner.
@@ -104,20 +111,19 @@ func (p *Patch) Apply(a Alias) Alias {
 	return a
 }
 
-// Update returns old with p applied at now: when the passcode, the JWT
-// secret or the stream key changes, the credential epoch moves, ending
-// every session of the old one, unless the change is a new JWT secret with
-// a grace period: then the old secret and its sessions stay valid until
-// the grace ends.
+// Update returns old with p applied at now: when the passcode or the JWT
+// secret changes, the credential epoch moves, ending every viewer's and
+// host's session of the old one, unless the change is a new JWT secret
+// with a grace period: then the old secret and its sessions stay valid
+// until the grace ends. A new stream key changes KeyEpoch by itself.
 func (p *Patch) Update(old Alias, now time.Time) Alias {
 	a := p.Apply(old)
-	if a.Passcode == old.Passcode && a.JWTSecret == old.JWTSecret && a.StreamKey == old.StreamKey {
+	if a.Passcode == old.Passcode && a.JWTSecret == old.JWTSecret {
 		return a
 	}
 	a.AuthEpoch = old.AuthEpoch + 1
 	a.PreviousJWTSecret, a.PreviousUntil, a.PreviousEpoch = "", time.Time{}, 0
-	if p.JWTSecretGrace > 0 && old.JWTSecret != "" && a.JWTSecret != "" &&
-		a.Passcode == old.Passcode && a.StreamKey == old.StreamKey {
+	if p.JWTSecretGrace > 0 && old.JWTSecret != "" && a.JWTSecret != "" && a.Passcode == old.Passcode {
 		a.PreviousJWTSecret, a.PreviousUntil, a.PreviousEpoch = old.JWTSecret, now.Add(p.JWTSecretGrace), old.AuthEpoch
 	}
 	return a
@@ -129,10 +135,31 @@ func (a *Alias) InGrace(now time.Time) bool {
 	return a.PreviousJWTSecret != "" && now.Before(a.PreviousUntil)
 }
 
-// EpochValid reports whether something issued under epoch, a session
-// cookie or a playback token, still opens the alias at now.
-func (a *Alias) EpochValid(epoch int64, now time.Time) bool {
+// EpochValid reports whether something issued to role under epoch, a
+// session cookie or a playback token, still opens the alias at now.
+func (a *Alias) EpochValid(role Role, epoch int64, now time.Time) bool {
+	if role == RolePublisher {
+		return epoch == a.KeyEpoch()
+	}
 	return epoch == a.AuthEpoch || epoch == a.PreviousEpoch && a.InGrace(now)
+}
+
+// EpochOf is the epoch what is issued to role now carries.
+func (a *Alias) EpochOf(role Role) int64 {
+	if role == RolePublisher {
+		return a.KeyEpoch()
+	}
+	return a.AuthEpoch
+}
+
+// KeyEpoch is the epoch of the stream key: taken from its digest, so that
+// it changes with the key without being stored, and tells nothing of it.
+func (a *Alias) KeyEpoch() int64 {
+	d := a.streamKeyDigest
+	if !d.ok {
+		d = digestOf(a.StreamKey)
+	}
+	return int64(binary.BigEndian.Uint64(d.sum[:8]))
 }
 
 func (f Field) apply(dst *string) {

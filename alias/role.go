@@ -82,4 +82,7 @@ type Grant struct {
 	// JTI is the ID of the JWT the grant comes from, directly or through a
 	// session cookie.
 	JTI string
+	// Epoch is the alias's credential epoch the grant was proved under: the
+	// current one, or the previous one during a rotation's grace period.
+	Epoch int64
 }

@@ -13,12 +13,16 @@ var (
 	ErrNotFound       = errors.New("not found")
 	ErrIDTaken        = errors.New("alias ID already taken")
 	ErrStreamKeyTaken = errors.New("stream key already used by another alias")
+	// ErrTooManyRevocations: an alias already has as many revocations in
+	// force as it may.
+	ErrTooManyRevocations = errors.New("too many revocations in force on the alias")
 )
 
 // Reader is what deciding access reads: aliases by ID or stream key, and
 // the organization an organization token belongs to.
 type Reader interface {
-	// Alias returns the alias with id, whoever owns it, or ErrNotFound.
+	// Alias returns the alias with id, whoever owns it, with the
+	// revocations in force, or ErrNotFound.
 	Alias(ctx context.Context, id string) (Alias, error)
 	// AliasByStreamKey returns the alias whose stream key is key, or
 	// ErrNotFound: media servers that know a publisher only by the key it
@@ -45,6 +49,17 @@ type Catalog interface {
 	UpdateAlias(ctx context.Context, orgID, id string, p Patch) (Alias, error)
 	// DeleteAlias removes the organization's alias id, or ErrNotFound.
 	DeleteAlias(ctx context.Context, orgID, id string) error
+	// Revoke records r on the organization's alias and returns the
+	// revocations in force; ErrNotFound if the organization has no such
+	// alias, ErrTooManyRevocations when limit are in force already (never
+	// for RevokeBefore: it replaces the one an alias may have, and is how
+	// an alias at the limit is re-keyed).
+	// Revoking what is already revoked keeps the later expiry (and the
+	// later moment, for RevokeBefore).
+	Revoke(ctx context.Context, orgID, aliasID string, r Revocation, limit int) ([]Revocation, error)
+	// Revocations returns the revocations in force on the organization's
+	// alias, or ErrNotFound.
+	Revocations(ctx context.Context, orgID, aliasID string) ([]Revocation, error)
 }
 
 // Admin is what the command line administers: organizations, their
@@ -52,6 +67,14 @@ type Catalog interface {
 type Admin interface {
 	// CreateOrg creates an organization.
 	CreateOrg(ctx context.Context, name string) (Org, error)
+	// Org returns the organization with id, or ErrNotFound.
+	Org(ctx context.Context, id string) (Org, error)
+	// Orgs lists every organization, oldest first.
+	Orgs(ctx context.Context) ([]Org, error)
+	// OrgsByName lists the organizations whose name is exactly name (case
+	// and spaces count), oldest first; none is an empty list. Names need
+	// not be unique: the command line refuses a duplicate unless asked.
+	OrgsByName(ctx context.Context, name string) ([]Org, error)
 	// CreateToken records a token of the organization by its hash; ErrNotFound
 	// if the organization does not exist.
 	CreateToken(ctx context.Context, orgID, name string, h TokenHash) (TokenInfo, error)
@@ -60,9 +83,16 @@ type Admin interface {
 	// RevokeToken revokes a token by its ID, or ErrNotFound if there is no
 	// unrevoked token with that ID.
 	RevokeToken(ctx context.Context, tokenID string) (TokenInfo, error)
+	// RevocationsInForce counts the revocations in force on every alias,
+	// for metrics.
+	RevocationsInForce(ctx context.Context) (int, error)
 	// Migrate brings the schema up to date; safe to call from several
 	// processes at once.
 	Migrate(ctx context.Context) error
+	// ApplyMigrations is Migrate that tells which migrations this call
+	// applied, by file name in the order applied; none when the schema
+	// was up to date.
+	ApplyMigrations(ctx context.Context) ([]string, error)
 }
 
 // Store is everything a database backend keeps.

@@ -172,8 +172,8 @@ func decodePatch(body []byte, rules Rules, now time.Time) (Patch, error) {
 		switch {
 		case !p.JWTSecret.Set || p.JWTSecret.Value == "":
 			return Patch{}, invalidField("jwt_secret_grace", "invalid_field", `"jwt_secret_grace" needs a new "jwt_secret" in the same update`)
-		case p.Passcode.Set || p.StreamKey.Set:
-			return Patch{}, invalidField("jwt_secret_grace", "invalid_field", `"jwt_secret_grace" cannot come with a new "passcode" or "stream_key": those end every session at once`)
+		case p.Passcode.Set:
+			return Patch{}, invalidField("jwt_secret_grace", "invalid_field", `"jwt_secret_grace" cannot come with a new "passcode": that ends every viewer's session at once`)
 		}
 	}
 	return p, nil
@@ -265,4 +265,51 @@ func hasControl(s string) bool {
 		}
 	}
 	return false
+}
+
+// Limits of a revocation's fields.
+const (
+	maxRevokedUser = 128
+	maxRevokedJTI  = 64
+	// revokeAhead is how far in the future a "before" may be: clocks
+	// differ, and a moment further ahead would refuse what is not issued
+	// yet.
+	revokeAhead = time.Minute
+)
+
+// DecodeRevocation parses and validates the body of a revocation: exactly
+// one of user_id (a string), before (Unix seconds, not in the future) and
+// jti (a string). The expiry is left for the caller.
+func DecodeRevocation(body []byte, now time.Time) (Revocation, error) {
+	fields, err := decodeObject(body)
+	if err != nil {
+		return Revocation{}, err
+	}
+	const rule = `the body must hold exactly one of "user_id", "before" and "jti"`
+	if len(fields) != 1 {
+		return Revocation{}, invalid("invalid_field", rule)
+	}
+	for key, raw := range fields {
+		switch key {
+		case "user_id", "jti":
+			kind, most := RevokeUser, maxRevokedUser
+			if key == "jti" {
+				kind, most = RevokeJTI, maxRevokedJTI
+			}
+			var v string
+			if json.Unmarshal(raw, &v) != nil || v == "" || len(v) > most || hasControl(v) {
+				return Revocation{}, invalidField(key, "invalid_field", "%q must be a string of 1 to %d bytes without control characters", key, most)
+			}
+			return Revocation{Kind: kind, Value: v}, nil
+		case "before":
+			sec, err := strconv.ParseInt(string(raw), 10, 64)
+			if err != nil || sec <= 0 || time.Unix(sec, 0).After(now.Add(revokeAhead)) {
+				return Revocation{}, invalidField(key, "invalid_field", `"before" must be an integer Unix time in seconds, not in the future`)
+			}
+			return Revocation{Kind: RevokeBefore, Before: time.Unix(sec, 0).UTC()}, nil
+		default:
+			return Revocation{}, invalidField(key, "unknown_field", "unknown field %q: %s", key, rule)
+		}
+	}
+	return Revocation{}, invalid("invalid_field", rule)
 }

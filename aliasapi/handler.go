@@ -25,7 +25,11 @@ const (
 	pathCreate   = "/organization/api/v1/alias/create"
 	pathUpdate   = "/organization/api/v1/alias/update/"
 	pathDelete   = "/organization/api/v1/alias/delete/"
-	orgPrefix    = "/organization/api/v1/"
+	// Sessions that end: revoke users, tokens or everything issued before
+	// a moment, and list what is in force.
+	pathRevoke      = "/organization/api/v1/alias/revoke/"
+	pathRevocations = "/organization/api/v1/alias/revocations/"
+	orgPrefix       = "/organization/api/v1/"
 )
 
 // Limits of the API's requests.
@@ -55,7 +59,16 @@ type API struct {
 	// Decided, when set, is told the reason of every retrieve decision,
 	// for metrics. It must not block.
 	Decided func(gate.Reason)
+	// RevocationTTL is how long a revocation is kept past the moment
+	// after which nothing it refuses can be issued: the longest a token or
+	// session may live, with the clock leeway (DefaultRevocationTTL if
+	// zero). After that no credential it could match is valid any more.
+	RevocationTTL time.Duration
 }
+
+// DefaultRevocationTTL keeps revocations for the default longest token
+// lifetime and clock leeway.
+const DefaultRevocationTTL = 24*time.Hour + 30*time.Second
 
 type endpoint uint8
 
@@ -69,11 +82,13 @@ const (
 	create
 	update
 	remove
+	revoke
+	revocations
 )
 
 func (ep endpoint) method() string {
 	switch ep {
-	case create, update:
+	case create, update, revoke:
 		return http.MethodPost
 	case remove:
 		return http.MethodDelete
@@ -95,7 +110,7 @@ func route(path string) (endpoint, string) {
 	for _, p := range [...]struct {
 		prefix string
 		ep     endpoint
-	}{{pathUpdate, update}, {pathDelete, remove}, {pathRetrieve, retrieve}} {
+	}{{pathUpdate, update}, {pathDelete, remove}, {pathRevoke, revoke}, {pathRevocations, revocations}, {pathRetrieve, retrieve}} {
 		if id, ok := strings.CutPrefix(path, p.prefix); ok {
 			return p.ep, id
 		}
@@ -144,6 +159,10 @@ func (api *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		api.update(w, r, id)
 	case remove:
 		api.remove(w, r, id)
+	case revoke:
+		api.revoke(w, r, id)
+	case revocations:
+		api.revocations(w, r, id)
 	}
 }
 
@@ -158,6 +177,9 @@ func (api *API) storeContext(r *http.Request) (context.Context, context.CancelFu
 // organization authenticates the organization token of r; on failure it has
 // written the response and returns ok false.
 func (api *API) organization(w http.ResponseWriter, r *http.Request) (orgID string, ok bool) {
+	if orgID, ok := servedAs(r); ok {
+		return orgID, true
+	}
 	token := ""
 	if auth := r.Header["Authorization"]; len(auth) > 0 {
 		token = strings.TrimSpace(auth[0])
@@ -191,6 +213,9 @@ func (api *API) organization(w http.ResponseWriter, r *http.Request) (orgID stri
 //   - a refused credential: 401, throttled like the gateway's.
 func (api *API) retrieve(w http.ResponseWriter, r *http.Request, id string) {
 	p := gate.ReadHTTP(r, id)
+	if orgID, ok := servedAs(r); ok {
+		p = gate.Presented{Credential: gate.Credential{Kind: gate.KindOrganization, Value: orgID}}
+	}
 	req := gate.Request{
 		AliasID:          id,
 		Need:             alias.RequireViewer,

@@ -7,7 +7,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/linkgate/linkgate/alias"
 	"github.com/linkgate/linkgate/aliasapi"
 	"github.com/linkgate/linkgate/gate"
 )
@@ -48,11 +47,14 @@ func (h *AliasAPI) Provision(ctx caddy.Context) error {
 	}
 	logger := ctx.Logger()
 	h.api = &aliasapi.API{
-		Store:        app.node.Catalog(),
-		Gate:         app.newGate(logger, limiter),
-		Rules:        alias.Rules{MinJWTSecretLength: app.MinJWTSecretLength},
-		QueryTimeout: time.Duration(app.QueryTimeout),
-		Logger:       logger,
+		Store: app.node.Catalog(),
+		Gate:  app.newGate(logger, limiter),
+		Rules: app.rules(),
+		// No token or session outlives max_token_lifetime (and the leeway
+		// on its expiry): a revocation is kept that long.
+		RevocationTTL: time.Duration(app.MaxTokenLifetime + app.JWTLeeway),
+		QueryTimeout:  time.Duration(app.QueryTimeout),
+		Logger:        logger,
 		ClientIP: func(r *http.Request) string {
 			ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
 			return ip

@@ -112,21 +112,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // the database.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
-	if a.QueryTimeout <= 0 {
-		a.QueryTimeout = caddy.Duration(node.DefaultQueryTimeout)
-	}
-	if a.MinJWTSecretLength <= 0 {
-		a.MinJWTSecretLength = alias.DefaultMinJWTSecretLength
-	}
-	if a.JWTLeeway <= 0 {
-		a.JWTLeeway = caddy.Duration(gate.DefaultJWTLeeway)
-	}
-	if a.MaxTokenLifetime <= 0 {
-		a.MaxTokenLifetime = caddy.Duration(gate.DefaultMaxTokenLifetime)
-	}
-	if a.ThrottleCapacity <= 0 {
-		a.ThrottleCapacity = gate.DefaultLimiterCapacity
-	}
+	a.setDefaults()
 	a.jwt = gate.NewJWTVerifier(time.Duration(a.JWTLeeway), time.Duration(a.MaxTokenLifetime), nil)
 
 	db, err := resolveDatabase(a.Database)
@@ -148,6 +134,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 		n, err := node.New(cfg, node.Events{
 			StoreError:        metrics.storeErrors.Inc,
 			ListenerReconnect: metrics.listenerReconnects.Inc,
+			TrackedOpen: func(kind string, delta int) {
+				metrics.held.WithLabelValues(kind).Add(float64(delta))
+			},
+			TrackedEnded: func(kind, reason string) {
+				metrics.heldEnded.WithLabelValues(kind, reason).Inc()
+			},
 		}, logger)
 		if err != nil {
 			return nil, err
@@ -160,6 +152,31 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.poolKey, a.node = key, v.(*nodeHandle)
 	registerMetrics(ctx.GetMetricsRegistry())
 	return nil
+}
+
+// setDefaults fills in what the configuration left out; the commands
+// read a config's app the same way.
+func (a *App) setDefaults() {
+	if a.QueryTimeout <= 0 {
+		a.QueryTimeout = caddy.Duration(node.DefaultQueryTimeout)
+	}
+	if a.MinJWTSecretLength <= 0 {
+		a.MinJWTSecretLength = alias.DefaultMinJWTSecretLength
+	}
+	if a.JWTLeeway <= 0 {
+		a.JWTLeeway = caddy.Duration(gate.DefaultJWTLeeway)
+	}
+	if a.MaxTokenLifetime <= 0 {
+		a.MaxTokenLifetime = caddy.Duration(gate.DefaultMaxTokenLifetime)
+	}
+	if a.ThrottleCapacity <= 0 {
+		a.ThrottleCapacity = gate.DefaultLimiterCapacity
+	}
+}
+
+// rules are the validation rules of the API on the app's settings.
+func (a *App) rules() alias.Rules {
+	return alias.Rules{MinJWTSecretLength: a.MinJWTSecretLength, MaxSecretGrace: time.Duration(a.MaxTokenLifetime)}
 }
 
 // Validate checks the configuration.

@@ -64,11 +64,26 @@ type AliasAuth struct {
 	// cost on every request.
 	IdentityHeaders []string `json:"identity_headers,omitempty"`
 
+	// TrackConnections is which admitted requests are held, so that they
+	// end when their right to exist ends (the credential expires, the
+	// alias changes or goes, a revocation): long (default: WebSockets,
+	// LL-HLS blocking playlist reloads, event streams), all (every
+	// request, for responses that last as long as the broadcast) or off.
+	TrackConnections string `json:"track_connections,omitempty"`
+
+	// PlaybackTokens rewrites the HLS playlists and DASH manifests that
+	// admitted requests get, so that every URI leading back to this site
+	// carries a playback token (the lgt query parameter), for players
+	// that keep no cookies (default true, unless session cookies are off:
+	// a token is a session carried in the URL).
+	PlaybackTokens *bool `json:"playback_tokens,omitempty"`
+
 	// Throttle sets the brute-force protection (failure_limit,
 	// failure_window).
 	Throttle
 
 	gate     *gate.Gate
+	node     *nodeHandle
 	route    gate.Route
 	identity gate.IdentityHeaders
 	logger   *zap.Logger
@@ -103,8 +118,11 @@ func (h *AliasAuth) Provision(ctx caddy.Context) error {
 		Type:               alias.Type(h.Type),
 		Require:            require,
 		ForwardCredentials: h.ForwardCredentials,
-		SessionLifetime:    max(time.Duration(h.SessionLifetime), 0),
-		PasscodePage:       h.SessionLifetime > 0 && (h.PasscodePage == nil || *h.PasscodePage),
+		// A session never outlives max_token_lifetime, which revocations
+		// are kept for: a revoked session must not outlast its revocation.
+		SessionLifetime: min(max(time.Duration(h.SessionLifetime), 0), time.Duration(app.MaxTokenLifetime)),
+		PasscodePage:    h.SessionLifetime > 0 && (h.PasscodePage == nil || *h.PasscodePage),
+		PlaybackTokens:  h.SessionLifetime > 0 && (h.PlaybackTokens == nil || *h.PlaybackTokens),
 	}
 	h.identity, _ = identityHeaders(h.IdentityHeaders)
 	limiter, err := h.Throttle.provision(app)
@@ -112,6 +130,10 @@ func (h *AliasAuth) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.gate = app.newGate(h.logger, limiter)
+	h.node = app.node
+	if h.TrackConnections == "" {
+		h.TrackConnections = TrackLong
+	}
 	return nil
 }
 
@@ -129,10 +151,18 @@ func (h *AliasAuth) Validate() error {
 	if _, err := identityHeaders(h.IdentityHeaders); err != nil {
 		return err
 	}
+	if h.SessionLifetime < 0 && h.PlaybackTokens != nil && *h.PlaybackTokens {
+		return fmt.Errorf("alias_auth: playback_tokens live as long as sessions; they cannot be on with session_lifetime off")
+	}
 	switch h.SecureCookies {
 	case "", "auto", "always":
 	default:
 		return fmt.Errorf("alias_auth: secure_cookies must be auto or always, not %q", h.SecureCookies)
+	}
+	switch h.TrackConnections {
+	case "", TrackLong, TrackAll, TrackOff:
+	default:
+		return fmt.Errorf("alias_auth: track_connections must be long, all or off, not %q", h.TrackConnections)
 	}
 	return h.Throttle.validate()
 }
@@ -176,7 +206,45 @@ func (h *AliasAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	repl.Set("http.auth.user.id", authUserID(&d, &id))
 	repl.Set("http.auth.user.alias", id.AliasValue)
 	repl.Set("http.auth.user.role", id.RoleValue)
+	if kind := heldKind(r, h.TrackConnections); kind != "" {
+		return h.serveHeld(w, r, next, &d, kind, in.Client)
+	}
+	if pw := h.playlistWriter(w, r, &d); pw != nil {
+		return pw.serve(next, r)
+	}
 	return next.ServeHTTP(w, r)
+}
+
+// serveHeld hands on a request that is held until it ends, or until its
+// right to exist ends and the node ends it.
+func (h *AliasAuth) serveHeld(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, d *gate.Decision, kind, client string) (err error) {
+	hw, r, done := h.hold(w, r, d, kind)
+	defer done()
+	defer func() {
+		why := hw.ended()
+		if why == 0 {
+			return
+		}
+		// A response that was streaming when it was ended is cut by the
+		// proxy with http.ErrAbortHandler; it is ended here instead, so
+		// that the client sees its end rather than a broken connection.
+		if p := recover(); p != nil && p != http.ErrAbortHandler {
+			panic(p)
+		}
+		if c := h.logger.Check(zap.InfoLevel, "held request ended"); c != nil {
+			c.Write(zap.String("alias", d.Alias.ID), zap.String("kind", kind), zap.String("reason", why.String()),
+				zap.String("client_ip", client))
+		}
+		if hw.isMuted() {
+			gate.WriteRefusal(w, &gate.Decision{Reason: why, Alias: d.Alias})
+		}
+		err = nil
+	}()
+	// A blocked LL-HLS reload is a playlist too: its URIs get tokens.
+	if pw := h.playlistWriter(hw, r, d); pw != nil {
+		return pw.serve(next, r)
+	}
+	return next.ServeHTTP(hw, r)
 }
 
 // identityHeaders reads the identity_headers option: absent means all
@@ -202,11 +270,7 @@ func identityHeaders(names []string) (gate.IdentityHeaders, error) {
 // secure tells whether the session cookie of a response to r is marked
 // Secure.
 func (h *AliasAuth) secure(r *http.Request) bool {
-	if r.TLS != nil || h.SecureCookies == "always" {
-		return true
-	}
-	trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool)
-	return trusted && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+	return h.SecureCookies == "always" || viaHTTPS(r)
 }
 
 // defaultIDPlaceholder is where alias_auth reads the alias ID unless told

@@ -120,7 +120,7 @@ func BenchmarkAliasAuthPasscode(b *testing.B) {
 
 func BenchmarkAliasAuthSessionCookie(b *testing.B) {
 	g := newBenchGateway(b)
-	value, _ := gate.NewSessionSigner(g.node.SessionKey()).Issue(g.alias, alias.Grant{Role: alias.RoleViewer}, time.Now().Add(time.Hour))
+	value, _ := gate.NewSessionSigner(g.node.SessionKey()).Issue(g.alias, alias.Grant{Role: alias.RoleViewer}, time.Now(), time.Now().Add(time.Hour))
 	r := g.request(b, "/live/abcdefghijkl/seg1.ts")
 	cookie := []string{"lgs_abcdefghijkl=" + value}
 	g.run(b, r, func(r *http.Request) { r.Header["Cookie"] = cookie }, true)

@@ -191,6 +191,8 @@ func (h *AliasAPI) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //		session_lifetime    <duration>|off
 //		passcode_page       on|off
 //		secure_cookies      auto|always
+//		track_connections   long|all|off
+//		playback_tokens     on|off
 //		throttle            <failures> <window>|off
 //		identity_headers    all|none|<alias|type|role|user>...
 //	}
@@ -207,11 +209,11 @@ func (h *AliasAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		name := d.Val()
 		args := d.RemainingArgs()
 		switch name {
-		case "id", "require", "secure_cookies":
+		case "id", "require", "secure_cookies", "track_connections":
 			if len(args) != 1 {
 				return d.ArgErr()
 			}
-			*map[string]*string{"id": &h.ID, "require": &h.Require, "secure_cookies": &h.SecureCookies}[name] = args[0]
+			*map[string]*string{"id": &h.ID, "require": &h.Require, "secure_cookies": &h.SecureCookies, "track_connections": &h.TrackConnections}[name] = args[0]
 		case "forward_credentials":
 			if len(args) != 0 {
 				return d.ArgErr()
@@ -230,7 +232,7 @@ func (h *AliasAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("session_lifetime: %q is not a positive duration or off", args[0])
 			}
 			h.SessionLifetime = caddy.Duration(dur)
-		case "passcode_page":
+		case "passcode_page", "playback_tokens":
 			if len(args) != 1 {
 				return d.ArgErr()
 			}
@@ -238,7 +240,7 @@ func (h *AliasAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil {
 				return err
 			}
-			h.PasscodePage = &on
+			*map[string]**bool{"passcode_page": &h.PasscodePage, "playback_tokens": &h.PlaybackTokens}[name] = &on
 		case "throttle":
 			if err := h.Throttle.unmarshal(d, args); err != nil {
 				return err
@@ -262,10 +264,13 @@ func (h *AliasAuth) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 // UnmarshalCaddyfile reads the alias_hooks directive:
 //
 //	alias_hooks mediamtx|srs|nginx_rtmp|ome {
-//		path_prefix   <prefix>                  # mediamtx
-//		allow_actions api|metrics|pprof ...     # mediamtx
-//		secret        <value>                   # ome, required
-//		throttle      <failures> <window>|off
+//		path_prefix    <prefix>                 # mediamtx
+//		allow_actions  api|metrics|pprof ...    # mediamtx
+//		secret         <value>                  # ome, required
+//		api            <url>                    # mediamtx, srs
+//		api_timeout    <duration>               # with api
+//		sweep_interval <duration>               # mediamtx, with api
+//		throttle       <failures> <window>|off
 //	}
 func (h *AliasHooks) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
@@ -280,11 +285,20 @@ func (h *AliasHooks) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		name := d.Val()
 		args := d.RemainingArgs()
 		switch name {
-		case "path_prefix", "secret":
+		case "path_prefix", "secret", "api":
 			if len(args) != 1 {
 				return d.ArgErr()
 			}
-			*map[string]*string{"path_prefix": &h.PathPrefix, "secret": &h.Secret}[name] = args[0]
+			*map[string]*string{"path_prefix": &h.PathPrefix, "secret": &h.Secret, "api": &h.API}[name] = args[0]
+		case "api_timeout", "sweep_interval":
+			if len(args) != 1 {
+				return d.ArgErr()
+			}
+			dur, err := caddy.ParseDuration(args[0])
+			if err != nil || dur <= 0 {
+				return d.Errf("%s: %q is not a positive duration", name, args[0])
+			}
+			*map[string]*caddy.Duration{"api_timeout": &h.APITimeout, "sweep_interval": &h.SweepInterval}[name] = caddy.Duration(dur)
 		case "allow_actions":
 			if len(args) == 0 {
 				return d.ArgErr()

@@ -67,17 +67,24 @@ func TestCaddyfileSyntax(t *testing.T) {
 			session_lifetime 1h
 			passcode_page off
 			secure_cookies always
+			track_connections all
+			playback_tokens off
 			throttle off
 		}`, []string{`"type":"conference"`, `"id":"{http.request.uri.query.room}"`, `"require":"host"`, `"forward_credentials":true`,
-			`"session_lifetime":3600000000000`, `"passcode_page":false`, `"secure_cookies":"always"`, `"failure_limit":-1`}},
+			`"session_lifetime":3600000000000`, `"passcode_page":false`, `"secure_cookies":"always"`, `"track_connections":"all"`, `"playback_tokens":false`, `"failure_limit":-1`}},
 		{"alias_auth sessions off", "", "alias_auth live {\n\tsession_lifetime off\n}", []string{`"session_lifetime":-1`}},
 		{"alias_auth no identity headers", "", "alias_auth live {\n\tidentity_headers none\n}", []string{`"identity_headers":["none"]`}},
 		{"alias_auth some identity headers", "", "alias_auth live {\n\tidentity_headers alias role\n}", []string{`"identity_headers":["alias","role"]`}},
+		{"alias_auth playback tokens on", "", "alias_auth live {\n\tplayback_tokens on\n}", []string{`"playback_tokens":true`}},
 		{"alias_hooks mediamtx", "", "alias_hooks mediamtx {\n\tpath_prefix live\n\tallow_actions api\n\tallow_actions metrics\n\tthrottle 5 30s\n}",
 			[]string{`"flavour":"mediamtx"`, `"path_prefix":"live"`, `"allow_actions":["api","metrics"]`, `"failure_limit":5`}},
 		// The secret stays a placeholder in the JSON, resolved only when
 		// the handler is provisioned, so it never lands in a saved config.
 		{"alias_hooks ome", "", "alias_hooks ome {\n\tsecret {env.OME_SECRET}\n}", []string{`"flavour":"ome"`, `"secret":"{env.OME_SECRET}"`}},
+		// The API's password stays a placeholder in the JSON too.
+		{"alias_hooks mediamtx api", "", "alias_hooks mediamtx {\n\tapi http://linkgate:{env.MTX_API_PASS}@127.0.0.1:9997\n\tapi_timeout 3s\n\tsweep_interval 30s\n}",
+			[]string{`"api":"http://linkgate:{env.MTX_API_PASS}@127.0.0.1:9997"`, `"api_timeout":3000000000`, `"sweep_interval":30000000000`}},
+		{"alias_hooks srs api", "", "alias_hooks srs {\n\tapi https://srs.internal:1985/\n}", []string{`"flavour":"srs"`, `"api":"https://srs.internal:1985/"`}},
 		// Ordered before handle: a path matcher is all it needs, and it
 		// comes before the handle blocks of the routes.
 		{"linkgate_health with a path", "", "handle /live/* {\n\trespond 200\n}\nlinkgate_health /healthz",
@@ -134,6 +141,11 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"alias_auth session_lifetime not a duration", "", "alias_auth live {\n\tsession_lifetime long\n}", `session_lifetime: "long" is not a positive duration or off`, ""},
 		{"alias_auth passcode_page neither on nor off", "", "alias_auth live {\n\tpasscode_page maybe\n}", `expected on or off, got "maybe"`, ""},
 		{"alias_auth passcode page without sessions", "", "alias_auth live {\n\tsession_lifetime off\n\tpasscode_page on\n}", "", "passcode_page needs session cookies"},
+		{"alias_auth unknown track_connections", "", "alias_auth live {\n\ttrack_connections websockets\n}", "", `alias_auth: track_connections must be long, all or off, not "websockets"`},
+		{"alias_auth track_connections without a value", "", "alias_auth live {\n\ttrack_connections\n}", "wrong argument count", ""},
+		{"alias_auth playback_tokens neither on nor off", "", "alias_auth live {\n\tplayback_tokens yes\n}", `expected on or off, got "yes"`, ""},
+		{"alias_auth playback_tokens without a value", "", "alias_auth live {\n\tplayback_tokens\n}", "wrong argument count", ""},
+		{"alias_auth playback tokens without sessions", "", "alias_auth live {\n\tsession_lifetime off\n\tplayback_tokens on\n}", "", "playback_tokens live as long as sessions"},
 		{"alias_auth unknown secure_cookies", "", "alias_auth live {\n\tsecure_cookies never\n}", "", `alias_auth: secure_cookies must be auto or always, not "never"`},
 		{"alias_auth identity_headers without value", "", "alias_auth live {\n\tidentity_headers\n}", "wrong argument count", ""},
 		{"alias_auth unknown identity header", "", "alias_auth live {\n\tidentity_headers alias cookie\n}", "", `identity_headers are alias, type, role and user, or none alone, not "cookie"`},
@@ -152,6 +164,17 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"alias_hooks path_prefix for nginx", "", "alias_hooks nginx_rtmp {\n\tpath_prefix live\n}", "", "alias_hooks nginx_rtmp: path_prefix and allow_actions are for mediamtx only"},
 		{"alias_hooks unknown action", "", "alias_hooks mediamtx {\n\tallow_actions api publish\n}", "", `allow_actions takes api, metrics and pprof, not "publish"`},
 		{"alias_hooks allow_actions without action", "", "alias_hooks mediamtx {\n\tallow_actions\n}", "wrong argument count", ""},
+		{"alias_hooks api without URL", "", "alias_hooks mediamtx {\n\tapi\n}", "wrong argument count", ""},
+		{"alias_hooks api with two URLs", "", "alias_hooks srs {\n\tapi http://a:1985 http://b:1985\n}", "wrong argument count", ""},
+		{"alias_hooks api_timeout not a duration", "", "alias_hooks srs {\n\tapi http://127.0.0.1:1985\n\tapi_timeout soon\n}", `api_timeout: "soon" is not a positive duration`, ""},
+		{"alias_hooks sweep_interval zero", "", "alias_hooks mediamtx {\n\tapi http://127.0.0.1:9997\n\tsweep_interval 0s\n}", `sweep_interval: "0s" is not a positive duration`, ""},
+		{"alias_hooks api for nginx", "", "alias_hooks nginx_rtmp {\n\tapi http://127.0.0.1:8080\n}", "", "alias_hooks nginx_rtmp: api is for mediamtx and srs only"},
+		{"alias_hooks api of another scheme", "", "alias_hooks mediamtx {\n\tapi ftp://127.0.0.1:9997\n}", "", "alias_hooks mediamtx: the api URL is not valid: its scheme must be http or https"},
+		{"alias_hooks api without host", "", "alias_hooks srs {\n\tapi http:///api\n}", "", "alias_hooks srs: the api URL is not valid: it has no host"},
+		{"alias_hooks api with a query", "", "alias_hooks srs {\n\tapi http://127.0.0.1:1985/?x=1\n}", "", "the api URL is not valid: it must have neither query nor fragment"},
+		{"alias_hooks api of nothing", "", "alias_hooks mediamtx {\n\tapi {env.LINKGATE_TEST_UNSET_API}\n}", "", "alias_hooks mediamtx: the api URL is empty once its placeholders are resolved"},
+		{"alias_hooks api_timeout without api", "", "alias_hooks srs {\n\tapi_timeout 1s\n}", "", "alias_hooks srs: api_timeout and sweep_interval need api"},
+		{"alias_hooks sweep_interval for srs", "", "alias_hooks srs {\n\tapi http://127.0.0.1:1985\n\tsweep_interval 1m\n}", "", "alias_hooks srs: sweep_interval is for mediamtx only"},
 		{"linkgate_health argument", "", "linkgate_health /healthz now", "wrong argument count", ""},
 		{"linkgate_health subdirective", "", "linkgate_health {\n\ttimeout 1s\n}", `linkgate_health takes no subdirectives, got "timeout"`, ""},
 

@@ -1,8 +1,10 @@
 package caddymodule
 
 import (
+	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,7 +22,12 @@ var metrics = struct {
 	decisions          *prometheus.CounterVec
 	storeErrors        prometheus.Counter
 	listenerReconnects prometheus.Counter
+	kicks              *prometheus.CounterVec
+	playlists          *prometheus.CounterVec
 	caches             prometheus.Collector
+	held               *prometheus.GaugeVec
+	heldEnded          *prometheus.CounterVec
+	revocations        prometheus.Collector
 }{
 	decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "linkgate",
@@ -37,12 +44,35 @@ var metrics = struct {
 		Name:      "listener_reconnects_total",
 		Help:      "Times the invalidation listener reconnected to PostgreSQL.",
 	}),
+	kicks: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "linkgate",
+		Name:      "media_kicks_total",
+		Help:      "Sessions linkgate asked a media server's API to end, by server (mediamtx, srs) and outcome (kicked, gone, failed).",
+	}, []string{"server", "outcome"}),
+	playlists: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "linkgate",
+		Name:      "playlists_total",
+		Help: "Playlists and manifests alias_auth answered to admitted requests, by result: rewritten with playback tokens, " +
+			"or passed on without them as too_large, encoded (compressed other than by gzip), malformed, or unsigned (no token could be issued).",
+	}, []string{"result"}),
 	caches: cacheCollector{},
+	held: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "linkgate",
+		Name:      "held_connections",
+		Help:      "Admitted requests held open and ended when their right to exist ends, by kind (websocket, stream).",
+	}, []string{"kind"}),
+	heldEnded: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "linkgate",
+		Name:      "held_ended_total",
+		Help:      "Held requests linkgate ended, by kind and reason (token_expired, revoked, credential_changed, alias_not_found, alias_expired, ...).",
+	}, []string{"kind", "reason"}),
+	revocations: revocationCollector{},
 }
 
 // registerMetrics adds linkgate's collectors to a config's registry.
 func registerMetrics(registry *prometheus.Registry) {
-	for _, c := range []prometheus.Collector{metrics.decisions, metrics.storeErrors, metrics.listenerReconnects, metrics.caches} {
+	for _, c := range []prometheus.Collector{metrics.decisions, metrics.storeErrors, metrics.listenerReconnects, metrics.kicks, metrics.playlists,
+		metrics.caches, metrics.held, metrics.heldEnded, metrics.revocations} {
 		var already prometheus.AlreadyRegisteredError
 		if err := registry.Register(c); err != nil && !errors.As(err, &already) {
 			caddy.Log().Named("linkgate").Error("registering metrics", zap.Error(err))
@@ -158,5 +188,39 @@ func (cacheCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			ch <- prometheus.MustNewConstMetric(m.desc, prometheus.CounterValue, float64(sum), label)
 		}
+	}
+}
+
+// revocationCollector reports the revocations in force in the databases
+// of the process's nodes, counted when scraped.
+type revocationCollector struct{}
+
+var revocationsDesc = prometheus.NewDesc("linkgate_revocations_in_force",
+	"Revocations of users, tokens and moments in force on every alias of the database.", nil, nil)
+
+// revocationsScrapeTimeout bounds the count a scrape waits for: a store
+// that does not answer leaves the series out rather than the scrape hung.
+const revocationsScrapeTimeout = time.Second
+
+// Describe implements prometheus.Collector.
+func (revocationCollector) Describe(ch chan<- *prometheus.Desc) { ch <- revocationsDesc }
+
+// Collect implements prometheus.Collector.
+func (revocationCollector) Collect(ch chan<- prometheus.Metric) {
+	total, counted := 0, false
+	nodes.Range(func(_, v any) bool {
+		b, err := v.(*nodeHandle).Backend()
+		if err != nil {
+			return true
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), revocationsScrapeTimeout)
+		defer cancel()
+		if n, err := b.RevocationsInForce(ctx); err == nil {
+			total, counted = total+n, true
+		}
+		return true
+	})
+	if counted {
+		ch <- prometheus.MustNewConstMetric(revocationsDesc, prometheus.GaugeValue, float64(total))
 	}
 }

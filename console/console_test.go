@@ -52,6 +52,8 @@ func TestPaths(t *testing.T) {
 		{"/console/index.html", "text/html", `<label for="token">Organization token</label>`},
 		{"/other/prefix/", "text/html", `<title>linkgate console</title>`},
 		{"/console/console.js", "text/javascript", "sessionStorage"},
+		{"/console/sessions.js", "text/javascript", "listRevocations"},
+		{"/console/dom.js", "text/javascript", "aria-describedby"},
 		{"/console/console.css", "text/css", ":focus-visible"},
 		{"/console/hls.min.mjs", "text/javascript", "MANIFEST_PARSED"},
 		{"/console/hls.worker.js", "text/javascript", "transmuxer"},

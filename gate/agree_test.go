@@ -63,6 +63,10 @@ func TestEntryPointsAgree(t *testing.T) {
 		"expired":  {Type: alias.TypeLive, Passcode: "open-sesame", JWTSecret: secret, StreamKey: "sk-agree-expired-0123456789", ExpiredAt: now.Add(-time.Minute)},
 		"conference": {Type: alias.TypeConference, Passcode: "open-sesame", JWTSecret: secret,
 			StreamKey: "sk-agree-conference-0123456789"},
+		// Its user u1, whom every JWT here names, is revoked.
+		"revoked": {Type: alias.TypeLive, Passcode: "open-sesame", JWTSecret: secret},
+		// Its secret was replaced by another, with a grace still running.
+		"rotated": {Type: alias.TypeLive, JWTSecret: strings.Repeat("r", 32)},
 	}
 	ids := map[string]string{"deleted": "deletedalias"}
 	for kind, a := range kinds {
@@ -74,6 +78,15 @@ func TestEntryPointsAgree(t *testing.T) {
 			t.Fatal(err)
 		}
 		ids[kind] = a.ID
+	}
+	if _, err := store.Revoke(ctx, orgID, ids["revoked"], alias.Revocation{Kind: alias.RevokeUser, Value: "u1", ExpiresAt: now.Add(time.Hour)}, alias.MaxRevocations); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.UpdateAlias(ctx, orgID, ids["rotated"], alias.Patch{JWTSecret: alias.Field{Set: true, Value: secret}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.UpdateAlias(ctx, orgID, ids["rotated"], alias.Patch{JWTSecret: alias.Field{Set: true, Value: strings.Repeat("n", 32)}, JWTSecretGrace: time.Hour}); err != nil {
+		t.Fatal(err)
 	}
 	sign := func(id string, key string, claims jwt.MapClaims) string {
 		c := jwt.MapClaims{"alias": id, "iat": now.Unix(), "exp": now.Add(10 * time.Minute).Unix(), "user_id": "u1"}
@@ -130,6 +143,8 @@ func TestEntryPointsAgree(t *testing.T) {
 	}
 
 	combos := 0
+	// How often each entry point saw the two new inputs decide.
+	seen := map[string]int{}
 	for kind, id := range ids {
 		for _, c := range credentials(kind, id) {
 			for _, need := range []alias.Requirement{alias.RequireViewer, alias.RequirePublish} {
@@ -146,6 +161,12 @@ func TestEntryPointsAgree(t *testing.T) {
 				}
 				body := `{"action":"` + action + `","client_id":"c1","ip":"192.0.2.1","stream":"` + id + `","param":"?` + c.srs + `"}`
 				hook.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/hooks/srs", strings.NewReader(body)))
+				switch {
+				case kind == "revoked" && strings.Contains(c.name, "JWT") && g.Reason == gate.ReasonRevoked:
+					seen["revoked"]++
+				case kind == "rotated" && c.name == "viewer JWT" && g.Admitted():
+					seen["in grace"]++
+				}
 				if hookReason != g.Reason {
 					t.Errorf("%s: the gateway decides %s, the hook %s", name, g.Reason, hookReason)
 				}
@@ -175,5 +196,8 @@ func TestEntryPointsAgree(t *testing.T) {
 	}
 	if combos < 150 {
 		t.Errorf("only %d combinations walked", combos)
+	}
+	if seen["revoked"] == 0 || seen["in grace"] == 0 {
+		t.Errorf("the gateway never refused a revoked user or admitted a replaced secret in its grace: %v", seen)
 	}
 }

@@ -23,6 +23,14 @@ const (
 	// percent-encoding. It is a wrong credential, not a missing one, so
 	// that a guesser cannot probe without being counted.
 	KindMalformed
+	// KindOrganization: an organization the entry point has already
+	// authenticated, its ID as the value; decided as a valid token of
+	// that organization would be. Only code sets it (the command line,
+	// which holds the database): nothing read from a request becomes one.
+	KindOrganization
+	// KindPlayback: a playback token. It is read beside the credential,
+	// like the session cookie, never as it.
+	KindPlayback
 )
 
 // Credential is the one secret a client presented, besides a session
@@ -52,6 +60,10 @@ const (
 	QueryAccessToken = "access_token"
 	QueryPasscode    = "passcode"
 	HeaderPasscode   = "X-Alias-Passcode"
+	// QueryPlayback carries a playback token: short, since every URI of a
+	// rewritten playlist repeats it, and named so that no media server's
+	// own parameter is taken for it.
+	QueryPlayback = "lgt"
 )
 
 // HTTPParams are the credential parameters of HTTP clients, in the order
@@ -62,6 +74,19 @@ var HTTPParams = []QueryParam{
 	{QueryJWT, KindBearer},
 	{QueryAccessToken, KindBearer},
 	{QueryPasscode, KindPasscode},
+}
+
+// playbackParams is where a playback token is read.
+var playbackParams = []QueryParam{{QueryPlayback, KindPlayback}}
+
+// StrippedParams are the query parameters the gateway removes from what
+// the upstream gets: the credential parameters and the playback token.
+var StrippedParams = []QueryParam{
+	{QueryToken, KindBearer},
+	{QueryJWT, KindBearer},
+	{QueryAccessToken, KindBearer},
+	{QueryPasscode, KindPasscode},
+	{QueryPlayback, KindPlayback},
 }
 
 // FromQuery returns the credential a raw query presents: the first
@@ -175,6 +200,10 @@ type Presented struct {
 	// Session is the value of the alias's session cookie, if HasSession.
 	Session    string
 	HasSession bool
+	// Playback is the playback token of the query, if HasPlayback; empty
+	// when its value is not valid percent-encoding.
+	Playback    string
+	HasPlayback bool
 	// Credential is the first other credential, in the order the gateway
 	// consults them: Authorization, the token parameters, the passcode
 	// parameter, the passcode header.
@@ -185,6 +214,11 @@ type Presented struct {
 func ReadHTTP(r *http.Request, aliasID string) Presented {
 	var p Presented
 	p.Session, p.HasSession = cookieValue(r, aliasID)
+	if r.URL.RawQuery != "" {
+		if c, ok := FromQuery(r.URL.RawQuery, playbackParams); ok {
+			p.Playback, p.HasPlayback = c.Value, true
+		}
+	}
 	if auth := r.Header["Authorization"]; len(auth) > 0 {
 		if v := bearer(auth[0]); v != "" {
 			p.Credential = Credential{Kind: KindBearer, Value: v}

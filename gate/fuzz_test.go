@@ -83,7 +83,7 @@ func newFuzzWorld(f *testing.F) *fuzzWorld {
 		return s
 	}
 	w.hostJWT, w.viewerJWT = sign(true), sign(false)
-	w.cookie, _ = gate.NewSessionSigner(n.SessionKey()).Issue(w.aliases[0], alias.Grant{Role: alias.RoleViewer}, time.Now().Add(time.Hour))
+	w.cookie, _ = gate.NewSessionSigner(n.SessionKey()).Issue(w.aliases[0], alias.Grant{Role: alias.RoleViewer}, time.Now(), time.Now().Add(time.Hour))
 	return w
 }
 
@@ -230,6 +230,8 @@ func FuzzGateCheck(f *testing.F) {
 		{0, "", "token=&passcode=correct-horse", "", "", 1},
 		{0, "", "token=%zz&passcode=correct-horse", "", "", 4},
 		{0, "", "pass%63ode=correct-horse", "", "", 1},
+		{0, "", "lgt=bm90LWEtdG9rZW4&x=1", "", "", 5},
+		{0, "", "l%67t=x&passcode=correct-horse", "", "", 1},
 		{0, "", "passcode=wrong&passcode=correct-horse", "", "wrong", 5},
 		{1, "", "", "", "", 1},
 		{1, "", "passcode=x", "", "", 5},
@@ -240,7 +242,7 @@ func FuzzGateCheck(f *testing.F) {
 		f.Add(seed.kind, seed.auth, seed.query, seed.cookie, seed.passcodeHeader, seed.repeat)
 	}
 	route := &gate.Route{Type: alias.TypeLive, Require: alias.RequireViewer, SessionLifetime: time.Hour}
-	credentialParams := map[string]bool{"token": true, "jwt": true, "access_token": true, "passcode": true}
+	credentialParams := map[string]bool{"token": true, "jwt": true, "access_token": true, "passcode": true, "lgt": true}
 
 	f.Fuzz(func(t *testing.T, kind uint8, auth, query, cookie, passcodeHeader string, repeat uint8) {
 		a := w.aliases[int(kind)%len(w.aliases)]

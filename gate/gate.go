@@ -66,6 +66,11 @@ type Request struct {
 	// Session is the alias's session cookie, if HasSession.
 	Session    string
 	HasSession bool
+	// Playback is the playback token, if HasPlayback, and PlaybackScope
+	// the request's path up to the alias ID, which a token is bound to.
+	Playback      string
+	HasPlayback   bool
+	PlaybackScope string
 	// Credential is the first other credential the client presented.
 	Credential Credential
 	// Client is the client's IP address: failures are counted per client
@@ -96,6 +101,9 @@ type Decision struct {
 	// ByStreamKey tells that the alias was found by the stream key the
 	// request named it by (NameMayBeKey).
 	ByStreamKey bool
+	// OrgToken is the hash of the organization token that admitted the
+	// client, if one did: what it admitted ends when the token is revoked.
+	OrgToken alias.TokenHash
 }
 
 // Admitted reports whether the client may go on.
@@ -133,16 +141,42 @@ func (g *Gate) decideFor(ctx context.Context, a *alias.Alias, req *Request, now 
 	if a.Expired(now) {
 		return g.expired(ctx, a, req, now)
 	}
+	revokedSession := false
 	if req.HasSession {
 		// An invalid cookie is ignored, not counted: it is most often one
 		// an alias update retired, and the credential beside it decides.
 		if grant, ok := g.session(a, req.Session, now); ok && grant.Role.Allows(req.Need) {
-			return admit(a, grant, ReasonSession)
+			if !a.Revoked(&grant, now) {
+				return admit(a, grant, ReasonSession)
+			}
+			revokedSession = true
+		}
+	}
+	// A playback token is read as the cookie is, before the throttle and
+	// never counted; when it fails, a credential beside it still decides,
+	// and without one the client learns why the token failed.
+	var playbackRefused Reason
+	if req.HasPlayback {
+		grant, r := g.playback(a, req.Playback, req.PlaybackScope, now)
+		switch {
+		case r != 0:
+			playbackRefused = r
+		case !grant.Role.Allows(req.Need):
+			playbackRefused = ReasonRoleNotAllowed
+		case a.Revoked(&grant, now):
+			playbackRefused = ReasonRevoked
+		default:
+			return admit(a, grant, ReasonPlaybackToken)
 		}
 	}
 	if c.Kind == KindNone {
-		if a.Public() && req.Need == alias.RequireViewer {
-			return admit(a, alias.Grant{Role: alias.RoleViewer}, ReasonPublic)
+		switch {
+		case revokedSession:
+			return Decision{Reason: ReasonRevoked, Alias: a}
+		case a.Public() && req.Need == alias.RequireViewer:
+			return admit(a, alias.Grant{Role: alias.RoleViewer, IssuedAt: now}, ReasonPublic)
+		case playbackRefused != 0:
+			return Decision{Reason: playbackRefused, Alias: a}
 		}
 		return Decision{Reason: ReasonNoCredential, Alias: a}
 	}
@@ -162,10 +196,17 @@ func (g *Gate) decideFor(ctx context.Context, a *alias.Alias, req *Request, now 
 		return Decision{Reason: r, Alias: a, RetryAfter: storeRetry}
 	case r != 0:
 		return Decision{Reason: r, Alias: a}
+	case a.Revoked(&grant, now):
+		// Not counted: the credential is genuine, its holder not guessing.
+		return Decision{Reason: ReasonRevoked, Alias: a}
 	case !grant.Role.Allows(req.Need):
 		return Decision{Reason: ReasonRoleNotAllowed, Alias: a}
 	}
-	return admit(a, grant, ReasonCredential)
+	d := admit(a, grant, ReasonCredential)
+	if c.Kind == KindBearer && grant.Role == alias.RoleOwner {
+		d.OrgToken, _ = alias.ParseOrgToken(c.Value)
+	}
+	return d
 }
 
 // expired decides for an alias past its expiry: not found, to everyone
@@ -173,7 +214,8 @@ func (g *Gate) decideFor(ctx context.Context, a *alias.Alias, req *Request, now 
 // An organization token cannot be guessed, so nothing here is counted.
 func (g *Gate) expired(ctx context.Context, a *alias.Alias, req *Request, now time.Time) Decision {
 	c := req.Credential
-	if !req.OwnerSeesExpired || c.Kind != KindBearer || !strings.HasPrefix(c.Value, alias.OrgTokenPrefix) {
+	organization := c.Kind == KindOrganization || c.Kind == KindBearer && strings.HasPrefix(c.Value, alias.OrgTokenPrefix)
+	if !req.OwnerSeesExpired || !organization {
 		return Decision{Reason: ReasonExpired}
 	}
 	grant, r := g.authenticate(ctx, a, c, now)
@@ -187,6 +229,9 @@ func (g *Gate) expired(ctx context.Context, a *alias.Alias, req *Request, now ti
 }
 
 func admit(a *alias.Alias, grant alias.Grant, r Reason) Decision {
+	if grant.Epoch == 0 {
+		grant.Epoch = a.EpochOf(grant.Role)
+	}
 	expiry := a.ExpiredAt
 	if !grant.Expiry.IsZero() && grant.Expiry.Before(expiry) {
 		expiry = grant.Expiry
@@ -257,16 +302,24 @@ func (g *Gate) authenticate(ctx context.Context, a *alias.Alias, c Credential, n
 		}
 	}
 	switch kind {
+	case KindOrganization:
+		if c.Value != a.OrgID {
+			return alias.Grant{}, ReasonForeignOrg
+		}
+		return alias.Grant{Role: alias.RoleOwner}, 0
 	case KindJWT:
 		return g.verifyJWT(a, c.Value, now)
 	case KindStreamKey:
+		// A passcode or stream key is presented anew: what it admits is
+		// as old as the request, so a revocation of what was issued before
+		// a moment ends what it admitted then, not the secret.
 		if alias.CheckStreamKey(a, c.Value) {
-			return alias.Grant{Role: alias.RolePublisher}, 0
+			return alias.Grant{Role: alias.RolePublisher, IssuedAt: now}, 0
 		}
 		return alias.Grant{}, ReasonWrongStreamKey
 	case KindPasscode:
 		if alias.CheckPasscode(a, c.Value) {
-			return alias.Grant{Role: alias.RoleViewer}, 0
+			return alias.Grant{Role: alias.RoleViewer, IssuedAt: now}, 0
 		}
 		return alias.Grant{}, ReasonWrongPasscode
 	}
@@ -340,6 +393,19 @@ func (g *Gate) session(a *alias.Alias, value string, now time.Time) (alias.Grant
 		g.Tokens.Put(a, value, grant)
 	}
 	return grant, ok
+}
+
+// playback returns the grant of a playback token for a request under
+// scope, or why it does not open the alias. Tokens are not remembered as
+// cookies are: what a token proves depends on the path it came with, which
+// the cache does not key by, and a check costs about a microsecond, once
+// per segment.
+func (g *Gate) playback(a *alias.Alias, value, scope string, now time.Time) (alias.Grant, Reason) {
+	signer := g.sessions()
+	if signer == nil {
+		return alias.Grant{}, ReasonPlaybackTokenInvalid
+	}
+	return signer.VerifyPlayback(a, value, scope, now)
 }
 
 // sessions returns the session cookie signer, once the key is loaded.

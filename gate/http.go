@@ -22,6 +22,10 @@ type Route struct {
 	// PasscodePage shows browsers a passcode form instead of a bare 401.
 	// It needs session cookies: the form's answer is one.
 	PasscodePage bool
+	// PlaybackTokens has the playlists of admitted requests carry playback
+	// tokens; SessionLifetime bounds them as it bounds cookies, and zero
+	// issues none.
+	PlaybackTokens bool
 }
 
 // Inbound is what the server knows of a request besides the request
@@ -61,13 +65,18 @@ func (g *Gate) Check(w http.ResponseWriter, r *http.Request, route *Route, in In
 	}
 	p := ReadHTTP(r, in.AliasID)
 	req := Request{
-		AliasID:    in.AliasID,
-		Type:       route.Type,
-		Need:       route.Require,
-		Session:    p.Session,
-		HasSession: p.HasSession,
-		Credential: p.Credential,
-		Client:     in.Client,
+		AliasID:     in.AliasID,
+		Type:        route.Type,
+		Need:        route.Require,
+		Session:     p.Session,
+		HasSession:  p.HasSession,
+		Playback:    p.Playback,
+		HasPlayback: p.HasPlayback,
+		Credential:  p.Credential,
+		Client:      in.Client,
+	}
+	if p.HasPlayback {
+		req.PlaybackScope = PlaybackScope(r.URL.Path, in.AliasID)
 	}
 	if passcode, ok := g.passcodeForm(r, route, in.AliasID); ok {
 		if crossSite(r) {
@@ -167,7 +176,7 @@ func (g *Gate) passcodeLogin(w http.ResponseWriter, r *http.Request, route *Rout
 		return d
 	}
 	u := *r.URL
-	u.RawQuery = WithoutParams(u.RawQuery, HTTPParams)
+	u.RawQuery = WithoutParams(u.RawQuery, StrippedParams)
 	w.Header().Set("Location", u.RequestURI())
 	w.WriteHeader(http.StatusSeeOther)
 	d.Reason = ReasonPasscodeLogin
@@ -215,7 +224,7 @@ func (g *Gate) setSession(w http.ResponseWriter, r *http.Request, route *Route, 
 	if d.Expiry.Before(expiry) {
 		expiry = d.Expiry
 	}
-	value, ok := signer.Issue(a, grant, expiry)
+	value, ok := signer.Issue(a, grant, now, expiry)
 	if !ok || !expiry.After(now) {
 		return false
 	}
@@ -271,7 +280,7 @@ func stripCredentials(r *http.Request, aliasID string) {
 	delete(r.Header, "Authorization")
 	delete(r.Header, HeaderPasscode)
 	if r.URL.RawQuery != "" {
-		if q := WithoutParams(r.URL.RawQuery, HTTPParams); q != r.URL.RawQuery {
+		if q := WithoutParams(r.URL.RawQuery, StrippedParams); q != r.URL.RawQuery {
 			r.URL.RawQuery = q
 			r.RequestURI = r.URL.RequestURI()
 		}

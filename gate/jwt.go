@@ -54,12 +54,16 @@ func NewJWTVerifier(leeway, maxLifetime time.Duration, now func() time.Time) *JW
 type claims struct {
 	alias     string
 	userID    *string
+	jti       string
 	host      bool
 	expiresIn *float64
 	exp       *float64
 	nbf       *float64
 	iat       *float64
 }
+
+// maxJTI bounds the jti claim: it is kept with revocations and sessions.
+const maxJTI = 64
 
 // Verify checks token against alias a and returns what it grants: the host
 // or viewer role, the user and when the grant ends. A refusal names the
@@ -80,17 +84,17 @@ func (v *JWTVerifier) Verify(a *alias.Alias, token string) (alias.Grant, Reason)
 	if err != nil {
 		return alias.Grant{}, ReasonTokenMalformed
 	}
-	if r := checkHeader(header); r != 0 {
+	kid, r := checkHeader(header)
+	if r != 0 {
 		return alias.Grant{}, r
 	}
 	signature, err := decodeSegment(sig)
 	if err != nil {
 		return alias.Grant{}, ReasonTokenMalformed
 	}
-	// Always the secret of the alias in the URL, never of the alias the
-	// token names: the claim is checked after the signature.
-	if jwt.SigningMethodHS256.Verify(token[:len(head)+1+len(payload)], signature, []byte(a.JWTSecret)) != nil {
-		return alias.Grant{}, ReasonBadSignature
+	previous, r := v.checkSignature(a, token[:len(head)+1+len(payload)], signature, kid)
+	if r != 0 {
+		return alias.Grant{}, r
 	}
 	body, err := decodeSegment(payload)
 	if err != nil {
@@ -107,14 +111,57 @@ func (v *JWTVerifier) Verify(a *alias.Alias, token string) (alias.Grant, Reason)
 	if r != 0 {
 		return alias.Grant{}, r
 	}
-	g := alias.Grant{Role: alias.RoleViewer, Expiry: expiry}
+	if previous && a.PreviousUntil.Before(expiry) {
+		// A token of the replaced secret ends with the grace period.
+		expiry = a.PreviousUntil
+	}
+	g := alias.Grant{Role: alias.RoleViewer, Expiry: expiry, JTI: c.jti, Epoch: a.AuthEpoch}
+	if previous {
+		g.Epoch = a.PreviousEpoch
+	}
 	if c.host {
 		g.Role = alias.RoleHost
 	}
 	if c.userID != nil {
 		g.User = *c.userID
 	}
+	if c.iat != nil {
+		g.IssuedAt = unixTime(*c.iat)
+	}
 	return g, 0
+}
+
+// checkSignature verifies an HS256 signature with the alias's secret, or
+// during a rotation's grace period with the previous one: the one the kid
+// names, or without a kid the current and then the previous. It reports
+// whether the previous secret verified it. Always the secrets of the alias
+// in the URL, never of the alias the token names: the claim is checked
+// after the signature.
+func (v *JWTVerifier) checkSignature(a *alias.Alias, signed string, signature []byte, kid string) (previous bool, r Reason) {
+	inGrace := a.InGrace(v.now())
+	verify := func(secret string) bool {
+		return jwt.SigningMethodHS256.Verify(signed, signature, []byte(secret)) == nil
+	}
+	switch {
+	case kid == "":
+		if verify(a.JWTSecret) {
+			return false, 0
+		}
+		if inGrace && verify(a.PreviousJWTSecret) {
+			return true, 0
+		}
+	case kid == alias.KeyID(a.JWTSecret):
+		if verify(a.JWTSecret) {
+			return false, 0
+		}
+	case inGrace && kid == alias.KeyID(a.PreviousJWTSecret):
+		if verify(a.PreviousJWTSecret) {
+			return true, 0
+		}
+	default:
+		return false, ReasonUnknownKeyID
+	}
+	return false, ReasonBadSignature
 }
 
 // decodeSegment decodes a base64url segment without padding, as RFC 7515
@@ -123,13 +170,18 @@ func decodeSegment(s string) ([]byte, error) {
 	return base64.RawURLEncoding.Strict().DecodeString(s)
 }
 
-// checkHeader accepts a JOSE header of HS256 with no critical extension.
-func checkHeader(header []byte) Reason {
+// checkHeader accepts a JOSE header of HS256 with no critical extension,
+// and returns its kid.
+func checkHeader(header []byte) (kid string, r Reason) {
 	var alg string
-	r := eachMember(header, func(name string, dec *json.Decoder) Reason {
+	r = eachMember(header, func(name string, dec *json.Decoder) Reason {
 		switch name {
 		case "alg":
 			if dec.Decode(&alg) != nil {
+				return ReasonTokenMalformed
+			}
+		case "kid":
+			if dec.Decode(&kid) != nil {
 				return ReasonTokenMalformed
 			}
 		case "crit":
@@ -144,13 +196,13 @@ func checkHeader(header []byte) Reason {
 	})
 	switch {
 	case r == ReasonBadClaims:
-		return ReasonTokenMalformed
+		return "", ReasonTokenMalformed
 	case r != 0:
-		return r
+		return "", r
 	case alg != "HS256":
-		return ReasonBadAlgorithm
+		return "", ReasonBadAlgorithm
 	}
-	return 0
+	return kid, 0
 }
 
 func (c *claims) parse(body []byte) Reason {
@@ -166,6 +218,10 @@ func (c *claims) parse(body []byte) Reason {
 					return ReasonBadUserID
 				}
 				c.userID = s
+			}
+		case "jti":
+			if ok = dec.Decode(&c.jti) == nil; ok && (len(c.jti) > maxJTI || !validHeaderValue(c.jti)) {
+				return ReasonBadClaims
 			}
 		case "host":
 			var b *bool

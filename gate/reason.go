@@ -22,6 +22,9 @@ const (
 	// ReasonAcknowledged: a media server's notice that admits nobody (a
 	// stream ended), acknowledged without a decision.
 	ReasonAcknowledged
+	// ReasonPlaybackToken: a playback token in the URL, which a playlist
+	// the gateway rewrote put there.
+	ReasonPlaybackToken
 )
 
 // Refusals of the alias itself: all look like "not found" to the client,
@@ -56,6 +59,9 @@ const (
 	// not understand must be refused (RFC 7515 §4.1.11).
 	ReasonCritHeader
 	ReasonBadSignature
+	// ReasonUnknownKeyID: a JWT whose kid names no secret of the alias
+	// that is valid now.
+	ReasonUnknownKeyID
 	// ReasonNoJWTSecret: a JWT for an alias that accepts none.
 	ReasonNoJWTSecret
 	// ReasonBadClaims: a duplicate claim, or a known claim of the wrong
@@ -85,6 +91,12 @@ const (
 	ReasonRoleNotAllowed
 	// ReasonCrossSiteForm: a passcode form posted from another site.
 	ReasonCrossSiteForm
+	// ReasonRevoked: a valid credential of a user, a token or an era the
+	// alias's owner revoked.
+	ReasonRevoked
+	// ReasonCredentialChanged: what admitted a standing connection (the
+	// passcode, the JWT secret, the stream key) has changed.
+	ReasonCredentialChanged
 	ReasonThrottled
 	ReasonUnavailable
 	// ReasonSessionUnavailable: the passcode form was right, but the
@@ -93,6 +105,19 @@ const (
 	// ReasonPasscodePage: a browser without a credential was shown the
 	// passcode page (a rendering of ReasonNoCredential).
 	ReasonPasscodePage
+)
+
+// Refusals of a playback token. Like an invalid session cookie, and unlike
+// a wrong credential, none counts as a failure of the client: a token
+// cannot be guessed, and the ones refused are stale copies (in a playlist a
+// player still holds, or a link passed on) that would otherwise throttle
+// every viewer behind the address. A token that is genuine but of an epoch
+// the alias no longer accepts is refused as ReasonCredentialChanged.
+const (
+	// ReasonPlaybackTokenInvalid: not a token the gateway signed, or one
+	// for another alias or another path.
+	ReasonPlaybackTokenInvalid Reason = iota + 112
+	ReasonPlaybackTokenExpired
 )
 
 // Refusals of a media server's request before any decision.
@@ -137,6 +162,7 @@ var reasons = [...]reasonInfo{
 	ReasonPublic:        {"public", http.StatusOK, "admitted", ""},
 	ReasonPasscodeLogin: {"passcode_page_login", http.StatusOK, "admitted", ""},
 	ReasonAcknowledged:  {"acknowledged", http.StatusOK, "acknowledged", ""},
+	ReasonPlaybackToken: {"playback_token", http.StatusOK, "admitted", ""},
 
 	ReasonNotFound:    notFound("alias_not_found"),
 	ReasonExpired:     notFound("alias_expired"),
@@ -153,6 +179,7 @@ var reasons = [...]reasonInfo{
 	ReasonBadAlgorithm:        badCredential("bad_algorithm"),
 	ReasonCritHeader:          badCredential("crit_header"),
 	ReasonBadSignature:        badCredential("bad_signature"),
+	ReasonUnknownKeyID:        badCredential("unknown_key_id"),
 	ReasonNoJWTSecret:         badCredential("no_jwt_secret"),
 	ReasonBadClaims:           badCredential("bad_claims"),
 	ReasonBadUserID:           badCredential("bad_user_id"),
@@ -167,6 +194,8 @@ var reasons = [...]reasonInfo{
 	ReasonForeignOrg:         {"foreign_org", http.StatusForbidden, "forbidden", "the credential does not open this alias"},
 	ReasonRoleNotAllowed:     {"role_not_allowed", http.StatusForbidden, "forbidden", "the credential does not allow this here"},
 	ReasonCrossSiteForm:      {"cross_site_form", http.StatusForbidden, "forbidden", "the passcode form must be posted from this site"},
+	ReasonRevoked:            {"revoked", http.StatusUnauthorized, "revoked", "the credential has been revoked"},
+	ReasonCredentialChanged:  {"credential_changed", http.StatusUnauthorized, "credential_changed", "the alias's credentials have changed"},
 	ReasonThrottled:          {"too_many_failures", http.StatusTooManyRequests, "too_many_failures", "too many failed attempts, try again later"},
 	ReasonUnavailable:        {"store_unavailable", http.StatusServiceUnavailable, "store_unavailable", "the alias store is unavailable, try again shortly"},
 	ReasonSessionUnavailable: {"session_unavailable", http.StatusServiceUnavailable, "session_unavailable", "sessions cannot be issued right now, try again shortly"},
@@ -177,6 +206,9 @@ var reasons = [...]reasonInfo{
 	ReasonBadRequest:       {"bad_request", http.StatusBadRequest, "bad_request", "the request could not be read"},
 	ReasonBodyTooLarge:     {"body_too_large", http.StatusRequestEntityTooLarge, "body_too_large", "the request body is larger than 64 KiB"},
 	ReasonMethodNotAllowed: {"method_not_allowed", http.StatusMethodNotAllowed, "method_not_allowed", "hooks are POST requests"},
+
+	ReasonPlaybackTokenInvalid: badCredential("playback_token_invalid"),
+	ReasonPlaybackTokenExpired: badCredential("playback_token_expired"),
 }
 
 func (r Reason) info() *reasonInfo {

@@ -56,7 +56,9 @@ func WriteRefusal(w http.ResponseWriter, d *Decision) {
 	status := d.Reason.Status()
 	switch status {
 	case http.StatusUnauthorized:
-		Challenge(w, d.Reason.BadCredential(), d.Reason.Detail())
+		// A credential that was given and refused, or revoked, is an
+		// invalid token (RFC 6750); no credential at all is not.
+		Challenge(w, d.Reason != ReasonNoCredential && d.Reason != ReasonPasscodePage, d.Reason.Detail())
 		return
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", RetryAfter(d.RetryAfter))

@@ -78,17 +78,28 @@ type Request struct {
 	// ClientIP is the media client's address as the server reports it; the
 	// throttling of failed credentials counts per client IP and alias.
 	ClientIP string
-	// Client is the server's ID of the client's session, for logs.
+	// Client is the server's ID of the client's session: MediaMTX's id,
+	// SRS's client_id.
 	Client string
+	// Protocol is the protocol MediaMTX names in its request.
+	Protocol string
 	// Ack marks a call that admits nobody (a stream or connection ended):
 	// it is acknowledged without a decision.
 	Ack bool
+	// Ended marks a notice that the client's session ended (SRS's
+	// on_close, on_unpublish and on_stop).
+	Ended bool
 	// Recheck marks a periodic re-check of a running stream (nginx-rtmp's
 	// update_*), which cannot rename the stream.
 	Recheck bool
 	// NameMayBeKey marks an nginx-rtmp publisher's stream name: a name
 	// that is no alias ID may be the stream key of one.
 	NameMayBeKey bool
+
+	// apiUser and apiPassword are the credentials of a call to MediaMTX's
+	// own API, which MediaMTX asks the hook about (action api).
+	apiUser, apiPassword string
+	apiAction            bool
 }
 
 // Handler answers one media server's admission hooks over plain net/http.
@@ -104,6 +115,11 @@ type Handler struct {
 	// Secret (OvenMediaEngine) is the key of the HMAC-SHA1 signature every
 	// request must carry; a request without it is refused unread.
 	Secret []byte
+	// Sessions (MediaMTX, SRS), when set, tracks the sessions the hook
+	// admits and ends them through the server's API when their right to
+	// exist ends; MediaMTX's calls to its API with the API's credentials
+	// are acknowledged.
+	Sessions *Sessions
 	// Decisions, when set, is told the flavour and reason of every request
 	// answered, for metrics. It must not block.
 	Decisions func(flavour Flavour, reason gate.Reason)
@@ -131,6 +147,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req, ans := h.read(w, r)
 	if ans.Reason == 0 {
 		ans.Decision = h.decide(r.Context(), &req)
+		h.session(&req, &ans.Decision)
 	}
 	switch h.Flavour {
 	case FlavourMediaMTX:
@@ -150,6 +167,8 @@ func (h *Handler) decide(ctx context.Context, req *Request) gate.Decision {
 	switch {
 	case req.Ack:
 		return gate.Decision{Reason: gate.ReasonAcknowledged}
+	case req.apiAction && h.Sessions != nil:
+		return h.apiCall(req)
 	case req.Action == ActionPublish:
 		need = alias.RequirePublish
 	case req.Action == ActionRead:
@@ -165,6 +184,40 @@ func (h *Handler) decide(ctx context.Context, req *Request) gate.Decision {
 		Client:       req.ClientIP,
 		NameMayBeKey: req.NameMayBeKey,
 	})
+}
+
+// apiCallBucket is the limiter's "alias" for guesses of the api URL's
+// password. It cannot be an alias ID.
+const apiCallBucket = "\x00mediamtx_api"
+
+// apiCall decides on a call to MediaMTX's own API, which MediaMTX asks
+// about: linkgate's, with the user and password of its api URL, is
+// acknowledged, and every other refused. Other credentials count as a
+// failed guess of the caller, so that the password cannot be guessed
+// through MediaMTX's API.
+func (h *Handler) apiCall(req *Request) gate.Decision {
+	if req.apiUser == "" && req.apiPassword == "" {
+		return gate.Decision{Reason: gate.ReasonActionNotAllowed}
+	}
+	if retry, blocked := h.Gate.Throttled(req.ClientIP, apiCallBucket); blocked {
+		return gate.Decision{Reason: gate.ReasonThrottled, RetryAfter: retry}
+	}
+	if h.Sessions.API().IsCaller(req.apiUser, req.apiPassword) {
+		return gate.Decision{Reason: gate.ReasonAcknowledged}
+	}
+	h.Gate.Failed(req.ClientIP, apiCallBucket)
+	return gate.Decision{Reason: gate.ReasonActionNotAllowed}
+}
+
+// session tells the sessions what the decision on req started or ended.
+func (h *Handler) session(req *Request, d *gate.Decision) {
+	switch {
+	case h.Sessions == nil:
+	case req.Ended:
+		h.Sessions.ended(req)
+	case d.Admitted() && d.Reason != gate.ReasonAcknowledged:
+		h.Sessions.admit(h.Gate, req, d)
+	}
 }
 
 // read turns r into a Request; on failure the answer says why.

@@ -211,7 +211,7 @@ func TestParseRequests(t *testing.T) {
 			parse: func(b string) (Request, error) { return parseMediaMTX([]byte(b), "live", nil) },
 			body:  body(mediaMTXOld, "fullalias001", hookStreamKey),
 			want: Request{AliasID: "fullalias001", Action: ActionPublish,
-				Credential: bearer(hookStreamKey), ClientIP: "192.0.2.10"},
+				Credential: bearer(hookStreamKey), ClientIP: "192.0.2.10", Protocol: "rtmp"},
 		},
 		{
 			name:  "mediamtx read, query passcode then jwt: the token parameters come first, as at the gateway",
@@ -219,14 +219,14 @@ func TestParseRequests(t *testing.T) {
 			body:  body(mediaMTXNew, "fullalias001", "passcode=correct%2Dhorse&jwt="+jwtToken+"&x=1"),
 			want: Request{AliasID: "fullalias001", Action: ActionRead,
 				Credential: bearer(jwtToken),
-				ClientIP:   "198.51.100.7", Client: "3f6c1b2e-9a4d-4c1e-8f0a-2b7d5e6c9a10"},
+				ClientIP:   "198.51.100.7", Client: "3f6c1b2e-9a4d-4c1e-8f0a-2b7d5e6c9a10", Protocol: "hls"},
 		},
 		{
 			name:  "mediamtx read, JWT as RTSP password",
 			parse: func(b string) (Request, error) { return parseMediaMTX([]byte(b), "", nil) },
 			body:  `{"ip":"192.0.2.11","user":"any","password":"` + jwtToken + `","token":"","action":"read","path":"fullalias001","protocol":"rtsp","id":null,"query":""}`,
 			want: Request{AliasID: "fullalias001", Action: ActionRead,
-				Credential: gate.Credential{Kind: gate.KindJWT, Value: jwtToken}, ClientIP: "192.0.2.11"},
+				Credential: gate.Credential{Kind: gate.KindJWT, Value: jwtToken}, ClientIP: "192.0.2.11", Protocol: "rtsp"},
 		},
 		{
 			name:  "mediamtx playback, bearer token, nested path without a prefix names no alias",
@@ -239,13 +239,14 @@ func TestParseRequests(t *testing.T) {
 			name:  "mediamtx path outside the prefix",
 			parse: func(b string) (Request, error) { return parseMediaMTX([]byte(b), "/live/", nil) },
 			body:  strings.Replace(body(mediaMTXOld, "fullalias001", ""), `live/`, `lives/`, 1),
-			want:  Request{Action: ActionPublish, ClientIP: "192.0.2.10"},
+			want:  Request{Action: ActionPublish, ClientIP: "192.0.2.10", Protocol: "rtmp"},
 		},
 		{
 			name:  "mediamtx api, not allowed",
 			parse: func(b string) (Request, error) { return parseMediaMTX([]byte(b), "", nil) },
 			body:  `{"ip":"127.0.0.1","user":"admin","password":"x","token":"","action":"api","path":"","protocol":"","id":null,"query":""}`,
-			want:  Request{Action: ActionOther, ClientIP: "127.0.0.1"},
+			// The credentials are kept, to recognise linkgate's own calls.
+			want: Request{Action: ActionOther, ClientIP: "127.0.0.1", apiAction: true, apiUser: "admin", apiPassword: "x"},
 		},
 		{
 			name:  "mediamtx metrics, allowed",
@@ -284,13 +285,13 @@ func TestParseRequests(t *testing.T) {
 			name:  "srs on_close",
 			parse: func(b string) (Request, error) { return parseSRS([]byte(b)) },
 			body:  `{"action":"on_close","client_id":1985,"ip":"192.0.2.21","vhost":"__defaultVhost__","app":"live","send_bytes":10560,"recv_bytes":3590}`,
-			want:  Request{ClientIP: "192.0.2.21", Client: "1985", Ack: true},
+			want:  Request{ClientIP: "192.0.2.21", Client: "1985", Ack: true, Ended: true},
 		},
 		{
 			name:  "srs on_unpublish",
 			parse: func(b string) (Request, error) { return parseSRS([]byte(b)) },
 			body:  strings.Replace(body(srsNew, "fullalias001", ""), "on_publish", "on_unpublish", 1),
-			want:  Request{ClientIP: "192.0.2.20", Client: "341w361a", Ack: true},
+			want:  Request{ClientIP: "192.0.2.20", Client: "341w361a", Ack: true, Ended: true},
 		},
 		{
 			name:   "srs client_id of another type",

@@ -35,7 +35,7 @@ func parseMediaMTX(body []byte, prefix string, allow []string) (Request, error) 
 	if err := json.Unmarshal(body, &m); err != nil {
 		return Request{}, errors.New("the body is not MediaMTX's JSON object")
 	}
-	req := Request{ClientIP: m.IP}
+	req := Request{ClientIP: m.IP, Protocol: m.Protocol}
 	if m.ID != nil {
 		req.Client = *m.ID
 	}
@@ -48,6 +48,9 @@ func parseMediaMTX(body []byte, prefix string, allow []string) (Request, error) 
 		return Request{}, errors.New("the body has no action")
 	default:
 		req.Ack = slices.Contains(MediaMTXActions, m.Action) && slices.Contains(allow, m.Action)
+		if m.Action == "api" {
+			req.apiAction, req.apiUser, req.apiPassword = true, m.User, m.Password
+		}
 		return req, nil
 	}
 	req.AliasID = mediaMTXAliasID(m.Path, prefix)

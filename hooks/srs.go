@@ -56,6 +56,10 @@ func parseSRS(body []byte) (Request, error) {
 		// on_connect names no stream yet; on_unpublish, on_stop, on_close,
 		// on_dvr and the rest report what happened.
 		req.Ack = true
+		switch m.Action {
+		case "on_close", "on_unpublish", "on_stop":
+			req.Ended = true
+		}
 		return req, nil
 	}
 	req.AliasID = m.Stream

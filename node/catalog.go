@@ -62,7 +62,7 @@ func (c catalog) UpdateAlias(ctx context.Context, orgID, id string, p alias.Patc
 	}
 	updated, err := b.UpdateAlias(ctx, orgID, id, p)
 	if err == nil {
-		c.n.aliases.Invalidate(id)
+		c.n.InvalidateAlias(id)
 	}
 	return updated, c.n.storeError(err)
 }
@@ -74,7 +74,29 @@ func (c catalog) DeleteAlias(ctx context.Context, orgID, id string) error {
 	}
 	err = b.DeleteAlias(ctx, orgID, id)
 	if err == nil {
-		c.n.aliases.Invalidate(id)
+		c.n.InvalidateAlias(id)
 	}
 	return c.n.storeError(err)
+}
+
+// Revoke drops the alias, whose revocations come with it.
+func (c catalog) Revoke(ctx context.Context, orgID, aliasID string, r alias.Revocation, limit int) ([]alias.Revocation, error) {
+	b, err := c.n.Backend()
+	if err != nil {
+		return nil, err
+	}
+	in, err := b.Revoke(ctx, orgID, aliasID, r, limit)
+	if err == nil {
+		c.n.InvalidateAlias(aliasID)
+	}
+	return in, c.n.storeError(err)
+}
+
+func (c catalog) Revocations(ctx context.Context, orgID, aliasID string) ([]alias.Revocation, error) {
+	b, err := c.n.Backend()
+	if err != nil {
+		return nil, err
+	}
+	in, err := b.Revocations(ctx, orgID, aliasID)
+	return in, c.n.storeError(err)
 }

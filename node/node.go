@@ -48,6 +48,11 @@ type Events struct {
 	StoreError func()
 	// ListenerReconnect: the change feed reconnected to PostgreSQL.
 	ListenerReconnect func()
+	// TrackedOpen: an admission of a kind was tracked (+1) or untracked
+	// (-1).
+	TrackedOpen func(kind string, delta int)
+	// TrackedEnded: the node ended an admission of a kind, for a reason.
+	TrackedEnded func(kind, reason string)
 }
 
 // Node is one database and everything this process keeps about it.
@@ -85,6 +90,9 @@ type Node struct {
 	readyOnce sync.Once
 	// isReady is ready, read without a channel on the hit path.
 	isReady atomic.Bool
+
+	// tracked are the admissions that outlive their request.
+	tracked tracker
 
 	sessionKey   atomic.Pointer[[]byte]
 	sessionLoads singleflight.Group
@@ -250,13 +258,18 @@ func (n *Node) Stats() (aliases, orgs cache.Stats) {
 }
 
 // InvalidateAlias drops one alias from the cache, as a change notice for
-// it does.
-func (n *Node) InvalidateAlias(id string) { n.aliases.Invalidate(id) }
+// it does, and rechecks the admissions to it.
+func (n *Node) InvalidateAlias(id string) {
+	n.aliases.Invalidate(id)
+	go n.recheckAlias(id)
+}
 
-// Flush drops every cached alias and token.
+// Flush drops every cached alias and token, and rechecks every admission:
+// what changed is not known.
 func (n *Node) Flush() {
 	n.aliases.Flush()
 	n.orgs.Flush()
+	go n.recheckAll()
 }
 
 // Wait blocks until the caches have applied every write made so far; for
@@ -311,7 +324,8 @@ func (n *Node) loadOrg(ctx context.Context, hashHex string) (string, error) {
 // row is missing or taken; otherwise it tells the events that the store
 // could not answer. It returns err.
 func (n *Node) storeError(err error) error {
-	if err == nil || errors.Is(err, alias.ErrNotFound) || errors.Is(err, alias.ErrIDTaken) || errors.Is(err, alias.ErrStreamKeyTaken) {
+	if err == nil || errors.Is(err, alias.ErrNotFound) || errors.Is(err, alias.ErrIDTaken) || errors.Is(err, alias.ErrStreamKeyTaken) ||
+		errors.Is(err, alias.ErrTooManyRevocations) {
 		n.lastContact.Store(time.Now().UnixNano())
 		return err
 	}
@@ -373,31 +387,42 @@ func (n *Node) startWatch() {
 		cancel()
 		<-done
 	}
+	// The first look is taken before the node serves: a change committed
+	// between the node's first read and a later first look would never be
+	// seen. Each look that finds a version other than the last flushes,
+	// the first one too: before the node serves there is nothing to lose,
+	// and after an outage at start-up what changed meanwhile is not known.
+	var last int64
+	look := func() {
+		b, err := n.Backend()
+		if err != nil {
+			return
+		}
+		w, ok := b.(changeWatcher)
+		if !ok {
+			return
+		}
+		qctx, qcancel := context.WithTimeout(ctx, n.cfg.QueryTimeout)
+		v, err := w.DataVersion(qctx)
+		qcancel()
+		err = n.storeError(err)
+		n.setFeed(err == nil)
+		if err == nil && v != last {
+			n.Flush()
+			last = v
+		}
+	}
+	look()
 	go func() {
 		defer close(done)
 		ticker := time.NewTicker(watchInterval)
 		defer ticker.Stop()
-		var last int64
 		for {
-			if b, err := n.Backend(); err == nil {
-				if w, ok := b.(changeWatcher); ok {
-					qctx, qcancel := context.WithTimeout(ctx, n.cfg.QueryTimeout)
-					v, err := w.DataVersion(qctx)
-					qcancel()
-					err = n.storeError(err)
-					n.setFeed(err == nil)
-					if err == nil && v != last {
-						if last != 0 {
-							n.Flush()
-						}
-						last = v
-					}
-				}
-			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-ticker.C:
+				look()
 			}
 		}
 	}()
@@ -410,9 +435,10 @@ func (n *Node) invalidate(payload string) {
 	case !ok:
 		n.logger.Warn("unexpected invalidation notice", zap.String("payload", payload))
 	case kind == pgstore.KindAlias:
-		n.aliases.Invalidate(key)
+		n.InvalidateAlias(key)
 	case kind == pgstore.KindToken:
 		n.orgs.Invalidate(key)
+		go n.recheckToken(key)
 	}
 }
 

@@ -68,3 +68,16 @@ export async function updateAlias(token, id, fields) {
 export async function deleteAlias(token, id) {
   return call(token, 'DELETE', `${ORG}/alias/delete/${encodeURIComponent(id)}`);
 }
+
+// revoke records a revocation on an alias: what is one of {user_id},
+// {jti} or {before}. It returns what is in force afterwards, as
+// listRevocations does.
+export async function revoke(token, id, what) {
+  return (await call(token, 'POST', `${ORG}/alias/revoke/${encodeURIComponent(id)}`, what)).data;
+}
+
+// listRevocations returns what is in force on an alias:
+// {alias, revocations: [...], jwt_secrets: [{kid, current, until?}]}.
+export async function listRevocations(token, id) {
+  return (await call(token, 'GET', `${ORG}/alias/revocations/${encodeURIComponent(id)}`)).data;
+}

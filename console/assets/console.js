@@ -1,13 +1,15 @@
-// The console's page: sign-in, the alias list, the create/edit form and
-// the share view, one at a time, chosen by the URL's fragment (#/,
-// #/new, #/edit/<id>, #/share/<id>). The organization token lives in this
-// tab's sessionStorage and nowhere else.
+// The console's page: sign-in, the alias list, the create/edit form, the
+// share view and the sessions view, one at a time, chosen by the URL's
+// fragment (#/, #/new, #/edit/<id>, #/share/<id>, #/sessions/<id>). The
+// organization token lives in this tab's sessionStorage and nowhere else.
 
 import * as api from './api.js';
+import { $, announce, clearFieldError, el, setFieldError, showError } from './dom.js';
 import { aliasToken, newJWTSecret, newStreamKey } from './secrets.js';
 import { fill, withCredential } from './links.js';
-import { absoluteTime, expiryElement, fromLocalInput, isExpired, refreshExpiry, toLocalInput } from './time.js';
+import { absoluteTime, expiryElement, fromLocalInput, isExpired, refreshTime, toLocalInput } from './time.js';
 import { startPreview, stopPreview } from './preview.js';
+import { forgetSessions, setupSessions, showSessions } from './sessions.js';
 
 const TOKEN_KEY = 'linkgate-console-token';
 const FIELDS = ['type', 'name', 'passcode', 'jwt_secret', 'stream_key', 'expired_at'];
@@ -18,8 +20,13 @@ const LIFETIMES = [
   [12 * 3600, '12 hours'],
   [24 * 3600, '24 hours'],
 ];
-
-const $ = (id) => document.getElementById(id);
+// How long a replaced JWT secret may stay valid (jwt_secret_grace).
+const GRACES = [
+  [0, 'No time: it stops at once'],
+  [10 * 60, '10 minutes'],
+  [3600, '1 hour'],
+  [24 * 3600, '24 hours'],
+];
 
 let settings = null;
 // The list as loaded so far; gen tells a page that arrives after the
@@ -29,26 +36,6 @@ const list = { type: '', after: null, aliases: [], gen: 0 };
 let current = null;
 
 const token = () => sessionStorage.getItem(TOKEN_KEY);
-
-// el makes an element with attributes and children; text is set as text,
-// never parsed as HTML.
-function el(tag, attrs = {}, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === 'text') e.textContent = v;
-    else if (k === 'className') e.className = v;
-    else e.setAttribute(k, v === true ? '' : v);
-  }
-  e.append(...children);
-  return e;
-}
-
-function announce(text) {
-  // Emptied first, so that the same text twice is announced twice.
-  $('announce').textContent = '';
-  requestAnimationFrame(() => { $('announce').textContent = text; });
-}
 
 function flash(text) {
   $('flash').textContent = text;
@@ -61,33 +48,6 @@ function show(view, title) {
   document.title = `${title} · linkgate console`;
   const heading = $(view).querySelector('h1');
   heading.focus();
-}
-
-// Field errors: the message beside the field, tied to it by
-// aria-describedby and aria-invalid.
-function setFieldError(input, message) {
-  const err = $(`${input.id}-error`);
-  err.textContent = message;
-  err.hidden = false;
-  input.setAttribute('aria-invalid', 'true');
-  const ids = (input.getAttribute('aria-describedby') || '').split(/\s+/).filter(Boolean);
-  if (!ids.includes(err.id)) ids.push(err.id);
-  input.setAttribute('aria-describedby', ids.join(' '));
-}
-
-function clearFieldError(input) {
-  const err = $(`${input.id}-error`);
-  err.textContent = '';
-  err.hidden = true;
-  input.removeAttribute('aria-invalid');
-  const ids = (input.getAttribute('aria-describedby') || '').split(/\s+/).filter((id) => id && id !== err.id);
-  if (ids.length) input.setAttribute('aria-describedby', ids.join(' '));
-  else input.removeAttribute('aria-describedby');
-}
-
-function showError(p, message) {
-  p.textContent = message;
-  p.hidden = !message;
 }
 
 // ---- routing
@@ -106,6 +66,7 @@ async function route() {
   if (hash === '/new') return showEdit(null);
   if ((m = hash.match(/^\/edit\/([^/]+)$/))) return showEdit(decodeURIComponent(m[1]));
   if ((m = hash.match(/^\/share\/([^/]+)$/))) return showShare(decodeURIComponent(m[1]));
+  if ((m = hash.match(/^\/sessions\/([^/]+)$/))) return showSessions(decodeURIComponent(m[1]));
   location.replace('#/');
 }
 
@@ -157,6 +118,7 @@ function forget() {
   current = null;
   $('aliases').replaceChildren();
   for (const id of ['viewer-links', 'signed-links', 'ingest-links']) $(id).replaceChildren();
+  forgetSessions();
   for (const f of FIELDS) $(`f-${f}`).value = '';
 }
 
@@ -267,7 +229,8 @@ function aliasItem(a, index) {
       el('dt', { text: 'Protection' }), el('dd', { text: protection(a) })),
     el('div', { className: 'actions' },
       el('a', { className: 'button primary', href: `#/share/${encodeURIComponent(a.id)}` }, 'Share', el('span', { className: 'visually-hidden', text: ` ${label}` })),
-      el('a', { className: 'button', href: `#/edit/${encodeURIComponent(a.id)}` }, 'Edit', el('span', { className: 'visually-hidden', text: ` ${label}` }))));
+      el('a', { className: 'button', href: `#/edit/${encodeURIComponent(a.id)}` }, 'Edit', el('span', { className: 'visually-hidden', text: ` ${label}` })),
+      el('a', { className: 'button', href: `#/sessions/${encodeURIComponent(a.id)}` }, 'Sessions', el('span', { className: 'visually-hidden', text: ` of ${label}` }))));
 }
 
 // ---- create and edit
@@ -283,6 +246,7 @@ function resetReveal(root) {
 async function showEdit(id) {
   const form = $('edit-form');
   for (const f of FIELDS) clearFieldError($(`f-${f}`));
+  clearFieldError($('f-jwt_secret_grace'));
   showError($('form-error'), '');
   resetReveal(form);
   current = null;
@@ -309,8 +273,12 @@ async function showEdit(id) {
   for (const f of SECRET_FIELDS) $(`f-${f}`).value = a[f] || '';
   $('f-expired_at').value = toLocalInput(a.expired_at);
   $('f-expired_at-hint').textContent = `Your local time (${Intl.DateTimeFormat().resolvedOptions().timeZone}).`;
+  $('f-jwt_secret_grace').value = '0';
+  showGrace();
   $('edit-id-line').hidden = !current;
   $('edit-id').textContent = current ? current.id : '';
+  $('edit-sessions').hidden = !current;
+  if (current) $('edit-sessions').href = `#/sessions/${encodeURIComponent(current.id)}`;
   $('delete-zone').hidden = !current;
   $('save').textContent = current ? 'Save changes' : 'Create alias';
   const title = current ? `Edit “${aliasLabel(current)}”` : 'New alias';
@@ -318,9 +286,23 @@ async function showEdit(id) {
   $('edit-title').textContent = title;
 }
 
+// replacesSecret tells whether the form would give the alias a new JWT
+// secret in place of one it has: only then can the old one be kept valid
+// for a while.
+function replacesSecret() {
+  const value = $('f-jwt_secret').value;
+  return Boolean(current && current.jwt_secret && value && value !== current.jwt_secret);
+}
+
+function showGrace() {
+  const shown = replacesSecret();
+  if (!shown) clearFieldError($('f-jwt_secret_grace'));
+  $('grace-field').hidden = !shown;
+}
+
 // changes returns what the form would send: on create every field filled
 // in; on update only those that differ from the alias, null for one
-// emptied.
+// emptied, and the grace of a replaced JWT secret.
 function changes() {
   const body = {};
   for (const f of FIELDS) {
@@ -332,12 +314,14 @@ function changes() {
       body[f] = value;
     }
   }
+  if (replacesSecret()) body.jwt_secret_grace = Number($('f-jwt_secret_grace').value);
   return body;
 }
 
 async function save(ev) {
   ev.preventDefault();
   for (const f of FIELDS) clearFieldError($(`f-${f}`));
+  clearFieldError($('f-jwt_secret_grace'));
   showError($('form-error'), '');
   const body = changes();
   if (current && Object.keys(body).length === 0) {
@@ -376,6 +360,7 @@ function generate(kind) {
   const input = $(`f-${kind}`);
   input.value = kind === 'jwt_secret' ? newJWTSecret() : newStreamKey();
   clearFieldError(input);
+  showGrace();
   announce(kind === 'jwt_secret' ? 'A new JWT secret is in the field.' : 'A new stream key is in the field.');
 }
 
@@ -438,6 +423,7 @@ async function showShare(id) {
   show('view-share', `Share ${label}`);
   $('share-title').textContent = `Share “${label}”`;
   $('share-edit').href = `#/edit/${encodeURIComponent(a.id)}`;
+  $('share-sessions').href = `#/sessions/${encodeURIComponent(a.id)}`;
   $('share-summary').replaceChildren(`${typeLabel(a.type)} `, el('code', { text: a.id }), `; ${isExpired(a) ? '' : 'expires '}`, expiryElement(a), ` (${absoluteTime(a.expired_at)}).`);
   $('share-expired').hidden = !isExpired(a);
 
@@ -487,11 +473,15 @@ async function showShare(id) {
   $('preview-start').disabled = Boolean(a.jwt_secret) && !window.isSecureContext;
 }
 
+// lifetimeOptions offers the link lifetimes and secret graces the gateway
+// accepts: none longer than its max_token_lifetime.
 function lifetimeOptions() {
   const select = $('jwt-lifetime');
   const options = LIFETIMES.filter(([secs]) => secs <= settings.max_token_lifetime);
   select.replaceChildren(...options.map(([secs, text]) => el('option', { value: String(secs), text })));
   select.value = options.some(([secs]) => secs === 3600) ? '3600' : String(options[0][0]);
+  const graces = GRACES.filter(([secs]) => secs <= settings.max_token_lifetime);
+  $('f-jwt_secret_grace').replaceChildren(...graces.map(([secs, text]) => el('option', { value: String(secs), text })));
 }
 
 async function makeSignedLink(host) {
@@ -601,6 +591,7 @@ async function main() {
   $('search').addEventListener('input', renderList);
   $('load-more').addEventListener('click', loadPage);
   $('edit-form').addEventListener('submit', save);
+  $('f-jwt_secret').addEventListener('input', showGrace);
   $('delete').addEventListener('click', askDelete);
   $('confirm-keep').addEventListener('click', () => $('confirm-delete').close());
   $('confirm-yes').addEventListener('click', confirmDelete);
@@ -608,6 +599,7 @@ async function main() {
   $('make-viewer-jwt-link').addEventListener('click', () => makeSignedLink(false));
   $('preview-start').addEventListener('click', preview);
   $('preview-stop').addEventListener('click', endPreview);
+  setupSessions({ token, show, handleFailure, aliasLabel });
   document.addEventListener('click', (ev) => {
     const button = ev.target.closest('button');
     if (!button) return;
@@ -619,7 +611,7 @@ async function main() {
     flashOnce();
     route();
   });
-  setInterval(() => document.querySelectorAll('time[data-unix]').forEach(refreshExpiry), 30000);
+  setInterval(() => document.querySelectorAll('time[data-unix]').forEach(refreshTime), 30000);
   route();
 }
 

@@ -38,19 +38,28 @@ export function isExpired(alias, now = Date.now() / 1000) {
 // expiryElement is a <time> that says when alias expires, relative, with
 // the absolute time as its datetime and title.
 export function expiryElement(alias) {
+  return timeElement(alias.expired_at, { expiry: true });
+}
+
+// timeElement is a <time> that says how far unix is from now ("in 3
+// hours", "2 minutes ago"; an expiry past says "expired 2 minutes ago"),
+// with the absolute time as its datetime and title.
+export function timeElement(unix, { expiry = false } = {}) {
   const t = document.createElement('time');
-  t.dateTime = new Date(alias.expired_at * 1000).toISOString();
-  t.title = absoluteTime(alias.expired_at);
-  t.dataset.unix = String(alias.expired_at);
-  refreshExpiry(t);
+  t.dateTime = new Date(unix * 1000).toISOString();
+  t.title = absoluteTime(unix);
+  t.dataset.unix = String(unix);
+  if (expiry) t.dataset.expiry = '';
+  refreshTime(t);
   return t;
 }
 
-// refreshExpiry renews the relative text of a <time> made by expiryElement.
-export function refreshExpiry(t) {
+// refreshTime renews the relative text of a <time> made by timeElement or
+// expiryElement.
+export function refreshTime(t) {
   const unix = Number(t.dataset.unix);
   const rel = relativeTime(unix);
-  t.textContent = unix <= Date.now() / 1000 ? `expired ${rel}` : rel;
+  t.textContent = 'expiry' in t.dataset && unix <= Date.now() / 1000 ? `expired ${rel}` : rel;
 }
 
 // toLocalInput and fromLocalInput convert between unix seconds and the

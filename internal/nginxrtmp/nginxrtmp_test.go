@@ -139,7 +139,7 @@ func TestNginxRTMP(t *testing.T) {
 		}
 	})
 
-	t.Run("segments follow on the session cookie", func(t *testing.T) {
+	t.Run("segments follow on the session cookie or the playback token", func(t *testing.T) {
 		r := do(t, http.MethodGet, playlist+"?passcode="+url.QueryEscape(passcode), nil, "")
 		if r.status != http.StatusOK {
 			t.Fatalf("playlist with ?passcode=: status %d: %s", r.status, r.body)
@@ -160,12 +160,23 @@ func TestNginxRTMP(t *testing.T) {
 		if len(segments) == 0 {
 			t.Fatalf("the playlist lists no segment:\n%s", r.body)
 		}
-		for _, s := range segments {
+		// MPEG-TS packets are 188 bytes and begin with the sync byte 0x47.
+		mpegts := func(r reply) bool {
+			return r.status == http.StatusOK && len(r.body) > 0 && len(r.body)%188 == 0 && r.body[0] == 0x47
+		}
+		for _, line := range segments {
+			// The playlist names each segment with a playback token, for
+			// players that keep no cookies; the cookie alone must do too.
+			s, token, _ := strings.Cut(line, "?")
+			if !strings.HasPrefix(token, "lgt=") {
+				t.Errorf("segment %q carries no playback token", line)
+			}
 			u := gw.base + "/live/" + id + "/" + s
-			r := do(t, http.MethodGet, u, []string{"Cookie", cookie}, "")
-			// MPEG-TS packets are 188 bytes and begin with the sync byte 0x47.
-			if r.status != http.StatusOK || len(r.body) == 0 || len(r.body)%188 != 0 || r.body[0] != 0x47 {
+			if r := do(t, http.MethodGet, u, []string{"Cookie", cookie}, ""); !mpegts(r) {
 				t.Errorf("segment %s with the session cookie: status %d, %d bytes, want 200 with MPEG-TS", s, r.status, len(r.body))
+			}
+			if r := do(t, http.MethodGet, gw.base+"/live/"+id+"/"+line, nil, ""); !mpegts(r) {
+				t.Errorf("segment %s with the playlist's playback token: status %d, %d bytes, want 200 with MPEG-TS", s, r.status, len(r.body))
 			}
 			if r := do(t, http.MethodGet, u, nil, ""); r.status != http.StatusUnauthorized {
 				t.Errorf("segment %s without credential: status %d, want 401", s, r.status)

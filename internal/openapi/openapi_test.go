@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -41,11 +43,13 @@ const specPath = "../../openapi.yaml"
 
 // endpoints are the operations the document must describe, by path and method.
 var endpoints = map[string]string{
-	"/api/v1/alias/{id}":                     http.MethodGet,
-	"/organization/api/v1/aliases":           http.MethodGet,
-	"/organization/api/v1/alias/create":      http.MethodPost,
-	"/organization/api/v1/alias/update/{id}": http.MethodPost,
-	"/organization/api/v1/alias/delete/{id}": http.MethodDelete,
+	"/api/v1/alias/{id}":                          http.MethodGet,
+	"/organization/api/v1/aliases":                http.MethodGet,
+	"/organization/api/v1/alias/create":           http.MethodPost,
+	"/organization/api/v1/alias/update/{id}":      http.MethodPost,
+	"/organization/api/v1/alias/delete/{id}":      http.MethodDelete,
+	"/organization/api/v1/alias/revoke/{id}":      http.MethodPost,
+	"/organization/api/v1/alias/revocations/{id}": http.MethodGet,
 }
 
 // loadSpec loads openapi.yaml and fails the test unless it is a valid
@@ -90,8 +94,10 @@ func TestErrorCodesAreTheCodesEmitted(t *testing.T) {
 	for _, v := range doc.Components.Schemas["ErrorCode"].Value.Enum {
 		documented = append(documented, v.(string))
 	}
+	written := regexp.MustCompile(`WriteError\(w, http\.Status\w+, "(\w+)"|Code: "(\w+)"`)
 	patterns := map[string]*regexp.Regexp{
-		"aliasapi/handler.go": regexp.MustCompile(`WriteError\(w, http\.Status\w+, "(\w+)"|Code: "(\w+)"`),
+		"aliasapi/handler.go": written,
+		"aliasapi/revoke.go":  written,
 		"alias/validate.go":   regexp.MustCompile(`invalid(?:Field)?\((?:[^,"]+, |"\w+", )?"(\w+)"`),
 	}
 	var emitted []string
@@ -156,9 +162,12 @@ type exchange struct {
 	// it fails.
 	garbled bool
 	// takes is the method of the path's operation, when method is another.
-	takes   string
-	status  int
-	code    string // the error code, for statuses from 400
+	takes  string
+	status int
+	code   string // the error code, for statuses from 400
+	// holds is a part the body must hold, where the status and code alone
+	// do not tell the answer apart (a revoked JWT from a forged one).
+	holds   string
 	request requestCheck
 }
 
@@ -323,6 +332,16 @@ func (e *env) expire(t *testing.T, id string) {
 	}
 }
 
+// crowd gives an alias n revocations in force, as n calls of revoke
+// would, faster.
+func (e *env) crowd(t *testing.T, id string, n int) {
+	t.Helper()
+	if _, err := e.store.Pool().Exec(context.Background(), `INSERT INTO revocations (alias_id, kind, value, expires_at)
+		SELECT $1, 'jti', 'crowd-' || i, now() + interval '1 day' FROM generate_series(1, $2) i`, id, n); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // cursor returns the after of the first page of one alias.
 func (e *env) cursor(t *testing.T) string {
 	t.Helper()
@@ -338,15 +357,34 @@ func future() int64 { return time.Now().Add(24 * time.Hour).Unix() }
 
 func signJWT(t *testing.T, secret, alias string, host bool) string {
 	t.Helper()
+	return signClaims(t, secret, "", jwt.MapClaims{"alias": alias, "user_id": "user-1", "host": host})
+}
+
+// signClaims signs a JWT of claims that expires in an hour, issued now
+// unless claims say when; kid, when set, names the secret in the header.
+func signClaims(t *testing.T, secret, kid string, claims jwt.MapClaims) string {
+	t.Helper()
 	now := time.Now()
-	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"alias": alias, "user_id": "user-1", "host": host,
-		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
-	}).SignedString([]byte(secret))
+	if _, ok := claims["iat"]; !ok {
+		claims["iat"] = now.Unix()
+	}
+	claims["exp"] = now.Add(time.Hour).Unix()
+	token := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+	if kid != "" {
+		token.Header["kid"] = kid
+	}
+	signed, err := token.SignedString([]byte(secret))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return token
+	return signed
+}
+
+// kidOf is the kid that names secret: the first 9 bytes of its SHA-256,
+// base64url without padding.
+func kidOf(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return base64.RawURLEncoding.EncodeToString(sum[:9])
 }
 
 // checker validates exchanges against the document, routed as if they had
@@ -451,8 +489,12 @@ func TestResponsesMatchDocument(t *testing.T) {
 		create    = "/organization/api/v1/alias/create"
 		update    = "/organization/api/v1/alias/update/"
 		remove    = "/organization/api/v1/alias/delete/"
+		revoke    = "/organization/api/v1/alias/revoke/"
+		listing   = "/organization/api/v1/alias/revocations/"
 		unknown   = "zzzzzzzzzzzz"
 		malformed = "no%20such"
+		// nextSecret replaces secret with a grace period.
+		nextSecret = "fedcba9876543210fedcba9876543210"
 	)
 	full := e.create(t, e.token, `"type":"live","name":"Launch","passcode":"open-sesame","jwt_secret":"`+secret+`","stream_key":"`+streamKey+`"`)
 	public := e.create(t, e.token, `"type":"conference"`)
@@ -471,6 +513,23 @@ func TestResponsesMatchDocument(t *testing.T) {
 		e.send(t, exchange{method: http.MethodGet, path: "/api/v1/alias/" + guessed + "?passcode=guess"})
 	}
 	after := e.cursor(t)
+	revocable := e.create(t, e.token, `"type":"conference","jwt_secret":"`+secret+`"`)
+	rotating := e.create(t, e.token, `"type":"live","jwt_secret":"`+secret+`"`)
+	rekeyed := e.create(t, e.token, `"type":"live","jwt_secret":"`+secret+`"`)
+	// One revocation short of as many users and jtis as the document
+	// says an alias holds beside its one "before": the next is accepted,
+	// the one after refused, and a "before" still accepted.
+	crowded := e.create(t, e.token, `"type":"live"`)
+	most := int(*doc.Components.Schemas["InForce"].Value.Properties["revocations"].Value.MaxItems) - 1
+	e.crowd(t, crowded, most-1)
+	now := time.Now()
+	revokedUserJWT := signClaims(t, secret, "", jwt.MapClaims{"alias": revocable, "user_id": "revoked-user"})
+	revokedJTIJWT := signClaims(t, secret, "", jwt.MapClaims{"alias": revocable, "user_id": "user-2", "jti": "revoked-jti"})
+	earlyJWT := signClaims(t, secret, "", jwt.MapClaims{"alias": revocable, "user_id": "user-3", "iat": now.Add(-time.Hour).Unix()})
+	kidJWT := signClaims(t, secret, kidOf(secret), jwt.MapClaims{"alias": revocable, "user_id": "user-4", "jti": "kept-jti"})
+	strangerKidJWT := signClaims(t, secret, kidOf(nextSecret), jwt.MapClaims{"alias": revocable, "user_id": "user-4"})
+	replacedJWT := signClaims(t, secret, kidOf(secret), jwt.MapClaims{"alias": rotating, "user_id": "user-5"})
+	replacingJWT := signClaims(t, nextSecret, kidOf(nextSecret), jwt.MapClaims{"alias": rotating, "user_id": "user-5"})
 	unregistered, _ := alias.NewOrgToken()
 	hostJWT := signJWT(t, secret, full, true)
 	viewerJWT := signJWT(t, secret, full, false)
@@ -552,6 +611,7 @@ func TestResponsesMatchDocument(t *testing.T) {
 		{name: "create/stream key of a token's shape", method: post, path: create, auth: e.token, body: body(`{"type":"live","stream_key":"lgo_0123456789abcdef","expired_at":FUTURE}`), status: 400, code: "invalid_field", request: invalid},
 		{name: "create/stream key with a leading space", method: post, path: create, auth: e.token, body: body(`{"type":"live","stream_key":" sk-0123456789abcdef","expired_at":FUTURE}`), status: 400, code: "invalid_field", request: invalid},
 		{name: "create/stream key after too many taken", method: post, path: create, auth: e.other, body: body(`{"type":"live","stream_key":"sk-free-0123456789","expired_at":FUTURE}`), status: 429, code: "too_many_failures"},
+		{name: "create/jwt_secret_grace", method: post, path: create, auth: e.token, body: body(`{"type":"live","jwt_secret":"` + secret + `","jwt_secret_grace":60,"expired_at":FUTURE}`), status: 400, code: "invalid_field", request: invalid},
 		{name: "create/stream key taken", method: post, path: create, auth: e.token, body: body(`{"type":"live","stream_key":"` + streamKey + `","expired_at":FUTURE}`), status: 400, code: "stream_key_taken"},
 		{name: "create/unreadable body", garbled: true, method: post, path: create, auth: e.token, status: 400, code: "invalid_body", request: unchecked},
 		{name: "create/body over 64 KiB", method: post, path: create, auth: e.token, body: huge, status: 413, code: "body_too_large", request: invalid},
@@ -563,6 +623,18 @@ func TestResponsesMatchDocument(t *testing.T) {
 		{name: "update/rename", method: post, path: update + editable, auth: e.token, body: `{"name":"After"}`, status: ok},
 		{name: "update/clear", method: post, path: update + editable, auth: "Bearer " + e.token, body: body(`{"type":"conference","passcode":null,"stream_key":null,"jwt_secret":null,"expired_at":FUTURE}`), status: ok},
 		{name: "update/nothing", method: post, path: update + editable, auth: e.token, body: `{}`, status: ok},
+		{name: "update/new jwt_secret with a grace", method: post, path: update + rotating, auth: e.token, body: `{"jwt_secret":"` + nextSecret + `","jwt_secret_grace":600}`, status: ok},
+		{name: "retrieve/JWT of the replaced secret in its grace", method: get, path: retrieve + rotating, auth: "Bearer " + replacedJWT, status: ok},
+		{name: "retrieve/JWT of the new secret", method: get, path: retrieve + rotating, auth: "Bearer " + replacingJWT, status: ok},
+		{name: "update/grace of 0 alone", method: post, path: update + rotating, auth: e.token, body: `{"jwt_secret_grace":0}`, status: ok},
+		{name: "update/grace without a new jwt_secret", method: post, path: update + rotating, auth: e.token, body: `{"jwt_secret_grace":60}`, status: 400, code: "invalid_field", request: invalid},
+		{name: "update/grace with a cleared jwt_secret", method: post, path: update + rotating, auth: e.token, body: `{"jwt_secret":null,"jwt_secret_grace":60}`, status: 400, code: "invalid_field", request: invalid},
+		{name: "update/grace with a generated jwt_secret", method: post, path: update + rotating + "?generate=jwt_secret", auth: e.token, body: `{"jwt_secret_grace":60}`, status: 400, code: "invalid_field", request: invalid},
+		{name: "update/grace with a new passcode", method: post, path: update + rotating, auth: e.token, body: `{"jwt_secret":"` + secret + `","passcode":"new-passcode","jwt_secret_grace":60}`, status: 400, code: "invalid_field", request: invalid},
+		{name: "update/grace with a new stream key", method: post, path: update + rekeyed, auth: e.token, body: `{"jwt_secret":"` + nextSecret + `","stream_key":"sk-rekeyed-0123456789","jwt_secret_grace":60}`, status: ok},
+		{name: "update/grace over a day", method: post, path: update + rotating, auth: e.token, body: `{"jwt_secret":"` + secret + `","jwt_secret_grace":86401}`, status: 400, code: "invalid_field", request: invalid},
+		{name: "update/negative grace", method: post, path: update + rotating, auth: e.token, body: `{"jwt_secret":"` + secret + `","jwt_secret_grace":-1}`, status: 400, code: "invalid_field", request: invalid},
+		{name: "update/grace a string", method: post, path: update + rotating, auth: e.token, body: `{"jwt_secret":"` + secret + `","jwt_secret_grace":"60"}`, status: 400, code: "invalid_field", request: invalid},
 		{name: "update/not JSON", method: post, path: update + editable, auth: e.token, body: `name=x`, status: 400, code: "invalid_json", request: invalid},
 		{name: "update/unknown key", method: post, path: update + editable, auth: e.token, body: `{"nmae":"typo"}`, status: 400, code: "unknown_field", request: invalid},
 		{name: "update/inserted_at", method: post, path: update + editable, auth: e.token, body: `{"inserted_at":1}`, status: 400, code: "read_only_field", request: invalid},
@@ -591,6 +663,49 @@ func TestResponsesMatchDocument(t *testing.T) {
 		{name: "delete/unregistered token", method: del, path: remove + full, auth: unregistered, status: 401, code: "unauthorized"},
 		{name: "delete/POST", method: post, takes: del, path: remove + full, auth: e.token, status: 405, code: "method_not_allowed", request: unchecked},
 		{name: "delete/store down", down: true, method: del, path: remove + full, auth: e.token, status: 503, code: "store_unavailable"},
+
+		{name: "revoke/user", method: post, path: revoke + revocable, auth: e.token, body: `{"user_id":"revoked-user"}`, status: ok, holds: `"user_id":"revoked-user"`},
+		{name: "revoke/jti", method: post, path: revoke + revocable, auth: "Bearer " + e.token, body: `{"jti":"revoked-jti"}`, status: ok, holds: `"jti":"revoked-jti"`},
+		{name: "revoke/before", method: post, path: revoke + revocable, auth: e.token, body: fmt.Sprintf(`{"before":%d}`, now.Add(-time.Minute).Unix()), status: ok,
+			holds: fmt.Sprintf(`"before":%d`, now.Add(-time.Minute).Unix())},
+		{name: "retrieve/JWT of a revoked user", method: get, path: retrieve + revocable, auth: "Bearer " + revokedUserJWT, status: 401, code: "unauthorized", holds: "revoked"},
+		{name: "retrieve/JWT of a revoked jti", method: get, path: retrieve + revocable, auth: "Bearer " + revokedJTIJWT, status: 401, code: "unauthorized", holds: "revoked"},
+		{name: "retrieve/JWT issued before a revoked moment", method: get, path: retrieve + revocable, auth: "Bearer " + earlyJWT, status: 401, code: "unauthorized", holds: "revoked"},
+		{name: "retrieve/JWT naming its secret by kid", method: get, path: retrieve + revocable, auth: "Bearer " + kidJWT, status: ok},
+		{name: "retrieve/JWT naming another secret by kid", method: get, path: retrieve + revocable, auth: "Bearer " + strangerKidJWT, status: 401, code: "unauthorized"},
+		{name: "revoke/two kinds", method: post, path: revoke + revocable, auth: e.token, body: `{"user_id":"x","jti":"y"}`, status: 400, code: "invalid_field", request: invalid},
+		{name: "revoke/nothing", method: post, path: revoke + revocable, auth: e.token, body: `{}`, status: 400, code: "invalid_field", request: invalid},
+		{name: "revoke/unknown key", method: post, path: revoke + revocable, auth: e.token, body: `{"user":"x"}`, status: 400, code: "unknown_field", request: invalid},
+		{name: "revoke/before in the future", method: post, path: revoke + revocable, auth: e.token, body: fmt.Sprintf(`{"before":%d}`, now.Add(time.Hour).Unix()), status: 400, code: "invalid_field"},
+		{name: "revoke/before a string", method: post, path: revoke + revocable, auth: e.token, body: `{"before":"yesterday"}`, status: 400, code: "invalid_field", request: invalid},
+		{name: "revoke/user_id a number", method: post, path: revoke + revocable, auth: e.token, body: `{"user_id":7}`, status: 400, code: "invalid_field", request: invalid},
+		{name: "revoke/empty user_id", method: post, path: revoke + revocable, auth: e.token, body: `{"user_id":""}`, status: 400, code: "invalid_field", request: invalid},
+		{name: "revoke/jti of 65 bytes", method: post, path: revoke + revocable, auth: e.token, body: `{"jti":"` + strings.Repeat("j", 65) + `"}`, status: 400, code: "invalid_field", request: invalid},
+		{name: "revoke/control character in user_id", method: post, path: revoke + revocable, auth: e.token, body: `{"user_id":"bell\u0007"}`, status: 400, code: "invalid_field", request: invalid},
+		{name: "revoke/not JSON", method: post, path: revoke + revocable, auth: e.token, body: `user_id=x`, status: 400, code: "invalid_json", request: invalid},
+		{name: "revoke/unreadable body", garbled: true, method: post, path: revoke + revocable, auth: e.token, status: 400, code: "invalid_body", request: unchecked},
+		{name: "revoke/body over 64 KiB", method: post, path: revoke + revocable, auth: e.token, body: huge, status: 413, code: "body_too_large", request: invalid},
+		{name: "revoke/no token", method: post, path: revoke + revocable, body: `{"user_id":"x"}`, status: 401, code: "unauthorized"},
+		{name: "revoke/unregistered token", method: post, path: revoke + revocable, auth: unregistered, body: `{"user_id":"x"}`, status: 401, code: "unauthorized"},
+		{name: "revoke/other organization's alias", method: post, path: revoke + revocable, auth: e.other, body: `{"user_id":"x"}`, status: 404, code: "alias_not_found"},
+		{name: "revoke/unknown alias", method: post, path: revoke + unknown, auth: e.token, body: `{"user_id":"x"}`, status: 404, code: "alias_not_found"},
+		{name: "revoke/malformed ID", method: post, path: revoke + malformed, auth: e.token, body: `{"user_id":"x"}`, status: 404, code: "alias_not_found", request: invalid},
+		{name: "revoke/GET", method: get, takes: post, path: revoke + revocable, auth: e.token, status: 405, code: "method_not_allowed", request: unchecked},
+		{name: "revoke/up to the most an alias holds", method: post, path: revoke + crowded, auth: e.token, body: `{"jti":"last"}`, status: ok},
+		{name: "revoke/past the most an alias holds", method: post, path: revoke + crowded, auth: e.token, body: `{"jti":"one-too-many"}`, status: 409, code: "too_many_revocations"},
+		{name: "revoke/before, past the most an alias holds", method: post, path: revoke + crowded, auth: e.token, body: fmt.Sprintf(`{"before":%d}`, now.Add(-time.Minute).Unix()), status: ok},
+		{name: "revoke/store down", down: true, method: post, path: revoke + revocable, auth: e.token, body: `{"user_id":"x"}`, status: 503, code: "store_unavailable"},
+
+		{name: "revocations/revoked", method: get, path: listing + revocable, auth: e.token, status: ok, holds: `"jti":"revoked-jti"`},
+		{name: "revocations/replaced secret in its grace", method: get, path: listing + rotating, auth: "Bearer " + e.token, status: ok,
+			holds: `{"kid":"` + kidOf(nextSecret) + `","current":true},{"kid":"` + kidOf(secret) + `","current":false,"until":`},
+		{name: "revocations/alias without jwt_secret", method: get, path: listing + public, auth: e.token, status: ok, holds: `"revocations":[],"jwt_secrets":[]`},
+		{name: "revocations/no token", method: get, path: listing + revocable, status: 401, code: "unauthorized"},
+		{name: "revocations/other organization's alias", method: get, path: listing + revocable, auth: e.other, status: 404, code: "alias_not_found"},
+		{name: "revocations/unknown alias", method: get, path: listing + unknown, auth: e.token, status: 404, code: "alias_not_found"},
+		{name: "revocations/malformed ID", method: get, path: listing + malformed, auth: e.token, status: 404, code: "alias_not_found", request: invalid},
+		{name: "revocations/POST", method: post, takes: get, path: listing + revocable, auth: e.token, body: `{}`, status: 405, code: "method_not_allowed", request: unchecked},
+		{name: "revocations/store down", down: true, method: get, path: listing + revocable, auth: e.token, status: 503, code: "store_unavailable"},
 	}
 	ran := 0
 	for _, x := range exchanges {
@@ -598,8 +713,8 @@ func TestResponsesMatchDocument(t *testing.T) {
 			ran++
 			r := e.send(t, x)
 			code := errorCode(r.body)
-			if r.status != x.status || (x.status >= 400 && code != x.code) {
-				t.Errorf("answered %d %s, want %d %s", r.status, r.body, x.status, x.code)
+			if r.status != x.status || (x.status >= 400 && code != x.code) || !bytes.Contains(r.body, []byte(x.holds)) {
+				t.Errorf("answered %d %s, want %d %s %s", r.status, r.body, x.status, x.code, x.holds)
 			}
 			c.codes[code] = true
 			c.check(t, x, r)
@@ -638,6 +753,7 @@ func TestValidatorCatchesWrongResponses(t *testing.T) {
 	retrieve := c.input(t, exchange{path: "/api/v1/alias/k3v9x0q2m7ab"}, http.MethodGet)
 	list := c.input(t, exchange{path: "/organization/api/v1/aliases"}, http.MethodGet)
 	remove := c.input(t, exchange{path: "/organization/api/v1/alias/delete/k3v9x0q2m7ab"}, http.MethodDelete)
+	listing := c.input(t, exchange{path: "/organization/api/v1/alias/revocations/k3v9x0q2m7ab"}, http.MethodGet)
 
 	alias := `"id":"k3v9x0q2m7ab","type":"live","name":null,"passcode":"open-sesame","jwt_secret":null,"stream_key":null,"expired_at":1737456308`
 	good := `{"data":{` + alias + `,"inserted_at":1737356308}}`
@@ -650,6 +766,12 @@ func TestValidatorCatchesWrongResponses(t *testing.T) {
 	}
 	unauthorized := `{"errors":{"detail":"wrong passcode","code":"unauthorized"}}`
 	unavailable := `{"errors":{"detail":"the alias store is unavailable","code":"store_unavailable"}}`
+	inForce := func(revocation, secrets string) string {
+		return `{"data":{"alias":"k3v9x0q2m7ab","revocations":[` + revocation + `],"jwt_secrets":[` + secrets + `]}}`
+	}
+	revocation := `{"user_id":"user-42","created_at":1737356308,"expires_at":1737442738}`
+	current := `{"kid":"Hq3n0ZpXo2bT","current":true}`
+	replaced := `{"kid":"9Wc-Lr0aQm4u","current":false,"until":1737357000}`
 	tests := []struct {
 		name   string
 		in     *openapi3filter.RequestValidationInput
@@ -682,6 +804,15 @@ func TestValidatorCatchesWrongResponses(t *testing.T) {
 		{"page with bare aliases", list, 200, headers(), `{"after":null,"entries":[{` + alias + `,"inserted_at":1737356308}]}`, false},
 		{"deleted", remove, 200, headers(), `{"message":"Alias deleted successfully."}`, true},
 		{"deleted with another message", remove, 200, headers(), `{"message":"ok"}`, false},
+		{"in force", listing, 200, headers(), inForce(revocation, current+","+replaced), true},
+		{"revocation of two kinds", listing, 200, headers(), inForce(`{"user_id":"u","jti":"j","created_at":1,"expires_at":2}`, current), false},
+		{"revocation of no kind", listing, 200, headers(), inForce(`{"created_at":1,"expires_at":2}`, current), false},
+		{"revocation without expires_at", listing, 200, headers(), inForce(`{"before":1}`, current), false},
+		{"current secret with an end", listing, 200, headers(), inForce(revocation, `{"kid":"Hq3n0ZpXo2bT","current":true,"until":1}`), false},
+		{"replaced secret without an end", listing, 200, headers(), inForce(revocation, `{"kid":"9Wc-Lr0aQm4u","current":false}`), false},
+		{"secret shown by value", listing, 200, headers(), inForce(revocation, `{"kid":"Hq3n0ZpXo2bT","current":true,"secret":"0123456789abcdef0123456789abcdef"}`), false},
+		{"kid of another length", listing, 200, headers(), inForce(revocation, `{"kid":"Hq3n0ZpXo2b","current":true}`), false},
+		{"in force without its envelope", listing, 200, headers(), strings.TrimSuffix(strings.TrimPrefix(inForce(revocation, current), `{"data":`), "}"), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -51,7 +51,11 @@ func Run(t testing.TB, bin, name, caddyfile string, env ...string) *Process {
 	}()
 	t.Cleanup(func() {
 		p.Stop(t)
-		if t.Failed() {
+		// A binary built with -race (GOFLAGS=-race go test ...) reports
+		// races on its output and carries on: they fail the test here.
+		if log := p.Log.String(); strings.Contains(log, "WARNING: DATA RACE") || strings.Contains(log, "\npanic: ") {
+			t.Errorf("%s reported a data race or a panic:\n%s", name, log)
+		} else if t.Failed() {
 			t.Logf("the last lines of %s's log:\n%s", name, p.Tail(40))
 		}
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"path"
 
 	"github.com/jackc/pgx/v5"
 
@@ -21,7 +22,14 @@ const migrationLock = 0x6c696e6b67617465
 // transaction under an advisory lock: nodes starting together wait for the
 // first, then find nothing left to do.
 func (s *Store) Migrate(ctx context.Context) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	_, err := s.ApplyMigrations(ctx)
+	return err
+}
+
+// ApplyMigrations implements alias.Store: Migrate, telling what it applied.
+func (s *Store) ApplyMigrations(ctx context.Context) ([]string, error) {
+	applied := []string{}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock)); err != nil {
 			return fmt.Errorf("locking migrations: %w", err)
 		}
@@ -32,11 +40,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return fmt.Errorf("creating the migrations table: %w", err)
 		}
 		rows, _ := tx.Query(ctx, "SELECT version::bigint FROM linkgate_migrations")
-		applied, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		have, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 		if err != nil {
 			return fmt.Errorf("reading applied migrations: %w", err)
 		}
-		pending, err := migrate.Pending(migrations, "migrations", applied)
+		pending, err := migrate.Pending(migrations, "migrations", have)
 		if err != nil {
 			return err
 		}
@@ -47,7 +55,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 			if _, err := tx.Exec(ctx, "INSERT INTO linkgate_migrations (version) VALUES ($1)", m.Version); err != nil {
 				return fmt.Errorf("recording %s: %w", m.Name, err)
 			}
+			applied = append(applied, path.Base(m.Name))
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return applied, nil
 }

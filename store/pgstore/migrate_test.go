@@ -2,6 +2,8 @@ package pgstore_test
 
 import (
 	"context"
+	"os"
+	"slices"
 	"testing"
 
 	"github.com/linkgate/linkgate/internal/pgtest"
@@ -30,5 +32,34 @@ func TestAliasIDsCompareBytewise(t *testing.T) {
 	}
 	if collation != "C" {
 		t.Fatalf("aliases.id has collation %q, want C", collation)
+	}
+}
+
+// TestApplyMigrationsTellsWhatItApplied: a new database gets every
+// migration file, in the order of their numbers; a second call, none.
+func TestApplyMigrationsTellsWhatItApplied(t *testing.T) {
+	s, err := pgstore.Open(pgtest.DB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	entries, err := os.ReadDir("migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, e := range entries {
+		files = append(files, e.Name())
+	}
+	if len(files) == 0 {
+		t.Fatal("no migration files")
+	}
+	applied, err := s.ApplyMigrations(t.Context())
+	if err != nil || !slices.Equal(applied, files) {
+		t.Fatalf("ApplyMigrations on a new database = %q, %v; want %q", applied, err, files)
+	}
+	applied, err = s.ApplyMigrations(t.Context())
+	if err != nil || applied == nil || len(applied) != 0 {
+		t.Fatalf("ApplyMigrations again = %#v, %v; want an empty list", applied, err)
 	}
 }

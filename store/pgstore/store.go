@@ -47,26 +47,70 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 func (s *Store) Close() { s.pool.Close() }
 
 const aliasColumns = `id, org_id, type, coalesce(name, ''), coalesce(passcode, ''),
-	coalesce(jwt_secret, ''), coalesce(stream_key, ''), expired_at, inserted_at, updated_at, version`
+	coalesce(jwt_secret, ''), coalesce(stream_key, ''), expired_at, inserted_at, updated_at, version,
+	auth_epoch, coalesce(previous_jwt_secret, ''), previous_until, previous_epoch`
 
 func scanAlias(row pgx.Row) (alias.Alias, error) {
 	var a alias.Alias
+	var previousUntil *time.Time
 	err := row.Scan(&a.ID, &a.OrgID, &a.Type, &a.Name, &a.Passcode, &a.JWTSecret, &a.StreamKey,
-		&a.ExpiredAt, &a.InsertedAt, &a.UpdatedAt, &a.Version)
+		&a.ExpiredAt, &a.InsertedAt, &a.UpdatedAt, &a.Version,
+		&a.AuthEpoch, &a.PreviousJWTSecret, &previousUntil, &a.PreviousEpoch)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, alias.ErrNotFound
+	}
+	if previousUntil != nil {
+		a.PreviousUntil = *previousUntil
 	}
 	return a, err
 }
 
-// Alias implements alias.Store.
-func (s *Store) Alias(ctx context.Context, id string) (alias.Alias, error) {
-	return scanAlias(s.pool.QueryRow(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE id = $1", id))
+// withRevocations reads the revocations in force on a, as the gate needs
+// them with the alias.
+func (s *Store) withRevocations(ctx context.Context, a alias.Alias, err error) (alias.Alias, error) {
+	if err != nil {
+		return a, err
+	}
+	a.Revocations, err = s.revocations(ctx, s.pool, a.ID)
+	return a, err
 }
 
-// AliasByStreamKey implements alias.Store.
+const revocationColumns = "kind, value, before, created_at, expires_at"
+
+func (s *Store) revocations(ctx context.Context, db dbtx, aliasID string) ([]alias.Revocation, error) {
+	rows, err := db.Query(ctx, "SELECT "+revocationColumns+` FROM revocations
+		WHERE alias_id = $1 AND expires_at > now() ORDER BY created_at, kind, value`, aliasID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (alias.Revocation, error) {
+		var r alias.Revocation
+		var before *time.Time
+		err := row.Scan(&r.Kind, &r.Value, &before, &r.CreatedAt, &r.ExpiresAt)
+		if before != nil {
+			r.Before = *before
+		}
+		return r, err
+	})
+}
+
+// dbtx is what the pool and a transaction both offer.
+type dbtx interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Alias implements alias.Store, with the revocations in force.
+func (s *Store) Alias(ctx context.Context, id string) (alias.Alias, error) {
+	a, err := scanAlias(s.pool.QueryRow(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE id = $1", id))
+	return s.withRevocations(ctx, a, err)
+}
+
+// AliasByStreamKey implements alias.Store, with the revocations in force.
 func (s *Store) AliasByStreamKey(ctx context.Context, key string) (alias.Alias, error) {
-	return scanAlias(s.pool.QueryRow(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE stream_key = $1", key))
+	a, err := scanAlias(s.pool.QueryRow(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE stream_key = $1", key))
+	return s.withRevocations(ctx, a, err)
 }
 
 // Aliases implements alias.Store.
@@ -98,31 +142,108 @@ func (s *Store) CreateAlias(ctx context.Context, a alias.Alias) (alias.Alias, er
 	return created, uniqueViolation(err)
 }
 
-// UpdateAlias implements alias.Store. The version moves in a trigger, so
-// an update that changes nothing leaves it, and sessions, alone.
+// UpdateAlias implements alias.Store. The alias is read and written in
+// one transaction, as the new credential epoch and grace period depend on
+// the old values; the version moves in a trigger, so an update that
+// changes nothing leaves it alone.
 func (s *Store) UpdateAlias(ctx context.Context, orgID, id string, p alias.Patch) (alias.Alias, error) {
-	var typ *string
-	if p.Type != nil {
-		t := string(*p.Type)
-		typ = &t
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return alias.Alias{}, err
 	}
-	row := s.pool.QueryRow(ctx, `UPDATE aliases SET
-			type       = coalesce($3, type),
-			name       = CASE WHEN $4 THEN NULLIF($5, '') ELSE name END,
-			passcode   = CASE WHEN $6 THEN NULLIF($7, '') ELSE passcode END,
-			jwt_secret = CASE WHEN $8 THEN NULLIF($9, '') ELSE jwt_secret END,
-			stream_key = CASE WHEN $10 THEN NULLIF($11, '') ELSE stream_key END,
-			expired_at = coalesce($12, expired_at)
-		WHERE id = $1 AND org_id = $2
+	defer tx.Rollback(ctx)
+	old, err := scanAlias(tx.QueryRow(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE id = $1 AND org_id = $2 FOR UPDATE", id, orgID))
+	if err != nil {
+		return alias.Alias{}, err
+	}
+	var now time.Time
+	if err := tx.QueryRow(ctx, "SELECT now()").Scan(&now); err != nil {
+		return alias.Alias{}, err
+	}
+	a := p.Update(old, now)
+	var previousUntil *time.Time
+	if !a.PreviousUntil.IsZero() {
+		previousUntil = &a.PreviousUntil
+	}
+	updated, err := scanAlias(tx.QueryRow(ctx, `UPDATE aliases SET
+			type = $2, name = NULLIF($3, ''), passcode = NULLIF($4, ''), jwt_secret = NULLIF($5, ''),
+			stream_key = NULLIF($6, ''), expired_at = $7, auth_epoch = $8,
+			previous_jwt_secret = NULLIF($9, ''), previous_until = $10, previous_epoch = $11
+		WHERE id = $1
 		RETURNING `+aliasColumns,
-		id, orgID, typ,
-		p.Name.Set, p.Name.Value,
-		p.Passcode.Set, p.Passcode.Value,
-		p.JWTSecret.Set, p.JWTSecret.Value,
-		p.StreamKey.Set, p.StreamKey.Value,
-		p.ExpiredAt)
-	updated, err := scanAlias(row)
-	return updated, uniqueViolation(err)
+		id, string(a.Type), a.Name, a.Passcode, a.JWTSecret, a.StreamKey, a.ExpiredAt, a.AuthEpoch,
+		a.PreviousJWTSecret, previousUntil, a.PreviousEpoch))
+	if err != nil {
+		return alias.Alias{}, uniqueViolation(err)
+	}
+	return updated, tx.Commit(ctx)
+}
+
+// Revoke implements alias.Catalog. Expired revocations, of any alias, go
+// first, so that what is kept stays bounded by time; a revocation of
+// everything before a moment replaces an earlier one, and so is never
+// refused by the limit: it is what re-keys an alias that reached it.
+func (s *Store) Revoke(ctx context.Context, orgID, aliasID string, r alias.Revocation, limit int) ([]alias.Revocation, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(ctx)
+	// The alias's row lock serializes revocations of one alias, so that
+	// the bound below holds under concurrent calls.
+	var one int
+	err = tx.QueryRow(ctx, "SELECT 1 FROM aliases WHERE id = $1 AND org_id = $2 FOR UPDATE", aliasID, orgID).Scan(&one)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, alias.ErrNotFound
+	case err != nil:
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, "DELETE FROM revocations WHERE expires_at <= now()"); err != nil {
+		return nil, err
+	}
+	var before *time.Time
+	if r.Kind == alias.RevokeBefore {
+		before, r.Value = &r.Before, ""
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO revocations (alias_id, kind, value, before, expires_at)
+		SELECT $1, $2, $3, $4, $5
+		WHERE $2 = 'before' OR (SELECT count(*) FROM revocations WHERE alias_id = $1) < $6
+		   OR EXISTS (SELECT 1 FROM revocations WHERE alias_id = $1 AND kind = $2 AND value = $3)
+		ON CONFLICT (alias_id, kind, value) DO UPDATE SET
+			before = GREATEST(revocations.before, EXCLUDED.before),
+			expires_at = GREATEST(revocations.expires_at, EXCLUDED.expires_at)`,
+		aliasID, string(r.Kind), r.Value, before, r.ExpiresAt, limit)
+	if err != nil {
+		return nil, err
+	}
+	if tag.RowsAffected() == 0 {
+		return nil, alias.ErrTooManyRevocations
+	}
+	in, err := s.revocations(ctx, tx, aliasID)
+	if err != nil {
+		return nil, err
+	}
+	return in, tx.Commit(ctx)
+}
+
+// Revocations implements alias.Catalog.
+func (s *Store) Revocations(ctx context.Context, orgID, aliasID string) ([]alias.Revocation, error) {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM aliases WHERE id = $1 AND org_id = $2)", aliasID, orgID).Scan(&exists); err != nil {
+		return nil, err
+	}
+	if !exists {
+		return nil, alias.ErrNotFound
+	}
+	return s.revocations(ctx, s.pool, aliasID)
+}
+
+// RevocationsInForce implements alias.Store.
+func (s *Store) RevocationsInForce(ctx context.Context) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, "SELECT count(*) FROM revocations WHERE expires_at > now()").Scan(&n)
+	return n, err
 }
 
 // DeleteAlias implements alias.Store.
@@ -167,6 +288,44 @@ func (s *Store) CreateOrg(ctx context.Context, name string) (alias.Org, error) {
 	o := alias.Org{ID: alias.NewOrgID(), Name: name}
 	err := s.pool.QueryRow(ctx, "INSERT INTO organizations (id, name) VALUES ($1, $2) RETURNING created_at", o.ID, o.Name).Scan(&o.CreatedAt)
 	return o, err
+}
+
+const orgColumns = "id, name, created_at"
+
+func scanOrg(row pgx.Row) (alias.Org, error) {
+	var o alias.Org
+	err := row.Scan(&o.ID, &o.Name, &o.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return o, alias.ErrNotFound
+	}
+	return o, err
+}
+
+// Org implements alias.Store.
+func (s *Store) Org(ctx context.Context, id string) (alias.Org, error) {
+	return scanOrg(s.pool.QueryRow(ctx, "SELECT "+orgColumns+" FROM organizations WHERE id = $1", id))
+}
+
+// Orgs implements alias.Store.
+func (s *Store) Orgs(ctx context.Context) ([]alias.Org, error) {
+	return s.orgs(ctx, "SELECT "+orgColumns+" FROM organizations ORDER BY created_at, id")
+}
+
+// OrgsByName implements alias.Store.
+func (s *Store) OrgsByName(ctx context.Context, name string) ([]alias.Org, error) {
+	return s.orgs(ctx, "SELECT "+orgColumns+" FROM organizations WHERE name = $1 ORDER BY created_at, id", name)
+}
+
+func (s *Store) orgs(ctx context.Context, query string, args ...any) ([]alias.Org, error) {
+	rows, err := s.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	orgs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (alias.Org, error) { return scanOrg(row) })
+	if orgs == nil && err == nil {
+		orgs = []alias.Org{}
+	}
+	return orgs, err
 }
 
 const tokenColumns = "id, org_id, name, created_at, revoked_at"

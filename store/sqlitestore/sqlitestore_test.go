@@ -131,6 +131,35 @@ func TestOpenRefuses(t *testing.T) {
 	}
 }
 
+// TestApplyMigrationsTellsWhatItApplied: a new file gets every migration
+// file, in the order of their numbers; a second call, none.
+func TestApplyMigrationsTellsWhatItApplied(t *testing.T) {
+	s, err := sqlitestore.Open(filepath.Join(t.TempDir(), "linkgate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	entries, err := os.ReadDir("migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, e := range entries {
+		files = append(files, e.Name())
+	}
+	if len(files) == 0 {
+		t.Fatal("no migration files")
+	}
+	applied, err := s.ApplyMigrations(t.Context())
+	if err != nil || !slices.Equal(applied, files) {
+		t.Fatalf("ApplyMigrations on a new file = %q, %v; want %q", applied, err, files)
+	}
+	applied, err = s.ApplyMigrations(t.Context())
+	if err != nil || applied == nil || len(applied) != 0 {
+		t.Fatalf("ApplyMigrations again = %#v, %v; want an empty list", applied, err)
+	}
+}
+
 func TestWALMode(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "linkgate.db")
 	open(t, path)

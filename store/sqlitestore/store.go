@@ -171,28 +171,73 @@ func now() int64 { return time.Now().UnixMicro() }
 func timeOf(micros int64) time.Time { return time.UnixMicro(micros).UTC() }
 
 const aliasColumns = `id, org_id, type, coalesce(name, ''), coalesce(passcode, ''),
-	coalesce(jwt_secret, ''), coalesce(stream_key, ''), expired_at, inserted_at, updated_at, version`
+	coalesce(jwt_secret, ''), coalesce(stream_key, ''), expired_at, inserted_at, updated_at, version,
+	auth_epoch, coalesce(previous_jwt_secret, ''), coalesce(previous_until, 0), previous_epoch`
 
 func scanAlias(row interface{ Scan(...any) error }) (alias.Alias, error) {
 	var a alias.Alias
-	var expiredAt, insertedAt, updatedAt int64
+	var expiredAt, insertedAt, updatedAt, previousUntil int64
 	err := row.Scan(&a.ID, &a.OrgID, &a.Type, &a.Name, &a.Passcode, &a.JWTSecret, &a.StreamKey,
-		&expiredAt, &insertedAt, &updatedAt, &a.Version)
+		&expiredAt, &insertedAt, &updatedAt, &a.Version,
+		&a.AuthEpoch, &a.PreviousJWTSecret, &previousUntil, &a.PreviousEpoch)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, alias.ErrNotFound
 	}
 	a.ExpiredAt, a.InsertedAt, a.UpdatedAt = timeOf(expiredAt), timeOf(insertedAt), timeOf(updatedAt)
+	if previousUntil != 0 {
+		a.PreviousUntil = timeOf(previousUntil)
+	}
 	return a, err
 }
 
-// Alias implements alias.Store.
-func (s *Store) Alias(ctx context.Context, id string) (alias.Alias, error) {
-	return scanAlias(s.readers.QueryRowContext(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE id = ?", id))
+// querier is what the read pool, the writer and a transaction all offer.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// AliasByStreamKey implements alias.Store.
+// withRevocations reads the revocations in force on a, as the gate needs
+// them with the alias.
+func (s *Store) withRevocations(ctx context.Context, a alias.Alias, err error) (alias.Alias, error) {
+	if err != nil {
+		return a, err
+	}
+	a.Revocations, err = revocations(ctx, s.readers, a.ID)
+	return a, err
+}
+
+func revocations(ctx context.Context, db querier, aliasID string) ([]alias.Revocation, error) {
+	rows, err := db.QueryContext(ctx, `SELECT kind, value, coalesce(before, 0), created_at, expires_at FROM revocations
+		WHERE alias_id = ? AND expires_at > ? ORDER BY created_at, kind, value`, aliasID, now())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var in []alias.Revocation
+	for rows.Next() {
+		var r alias.Revocation
+		var before, created, expires int64
+		if err := rows.Scan(&r.Kind, &r.Value, &before, &created, &expires); err != nil {
+			return nil, err
+		}
+		r.CreatedAt, r.ExpiresAt = timeOf(created), timeOf(expires)
+		if before != 0 {
+			r.Before = timeOf(before)
+		}
+		in = append(in, r)
+	}
+	return in, rows.Err()
+}
+
+// Alias implements alias.Store, with the revocations in force.
+func (s *Store) Alias(ctx context.Context, id string) (alias.Alias, error) {
+	a, err := scanAlias(s.readers.QueryRowContext(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE id = ?", id))
+	return s.withRevocations(ctx, a, err)
+}
+
+// AliasByStreamKey implements alias.Store, with the revocations in force.
 func (s *Store) AliasByStreamKey(ctx context.Context, key string) (alias.Alias, error) {
-	return scanAlias(s.readers.QueryRowContext(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE stream_key = ?", key))
+	a, err := scanAlias(s.readers.QueryRowContext(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE stream_key = ?", key))
+	return s.withRevocations(ctx, a, err)
 }
 
 // Aliases implements alias.Store. The conditions are only added when
@@ -239,52 +284,111 @@ func (s *Store) CreateAlias(ctx context.Context, a alias.Alias) (alias.Alias, er
 	return created, uniqueViolation(err)
 }
 
-// UpdateAlias implements alias.Store. The version moves in a trigger, so
-// an update that changes nothing leaves it, and sessions, alone. RETURNING
-// would show the row as the UPDATE left it, before the trigger, so the
-// result is read back within the same transaction.
+// UpdateAlias implements alias.Store. The alias is read and written in
+// one transaction, as the new credential epoch and grace period depend on
+// the old values; the version moves in a trigger, so an update that
+// changes nothing leaves it alone. RETURNING would show the row as the
+// UPDATE left it, before the trigger, so the result is read back.
 func (s *Store) UpdateAlias(ctx context.Context, orgID, id string, p alias.Patch) (updated alias.Alias, err error) {
-	var typ *string
-	if p.Type != nil {
-		t := string(*p.Type)
-		typ = &t
-	}
-	var expiredAt *int64
-	if p.ExpiredAt != nil {
-		us := p.ExpiredAt.UnixMicro()
-		expiredAt = &us
-	}
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return updated, err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `UPDATE aliases SET
-			type       = coalesce(?3, type),
-			name       = CASE WHEN ?4 THEN NULLIF(?5, '') ELSE name END,
-			passcode   = CASE WHEN ?6 THEN NULLIF(?7, '') ELSE passcode END,
-			jwt_secret = CASE WHEN ?8 THEN NULLIF(?9, '') ELSE jwt_secret END,
-			stream_key = CASE WHEN ?10 THEN NULLIF(?11, '') ELSE stream_key END,
-			expired_at = coalesce(?12, expired_at)
-		WHERE id = ?1 AND org_id = ?2`,
-		id, orgID, typ,
-		p.Name.Set, p.Name.Value,
-		p.Passcode.Set, p.Passcode.Value,
-		p.JWTSecret.Set, p.JWTSecret.Value,
-		p.StreamKey.Set, p.StreamKey.Value,
-		expiredAt)
+	old, err := scanAlias(tx.QueryRowContext(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE id = ? AND org_id = ?", id, orgID))
 	if err != nil {
-		return updated, uniqueViolation(err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
 		return updated, err
-	} else if n == 0 {
-		return updated, alias.ErrNotFound
+	}
+	a := p.Update(old, time.Now())
+	var previousUntil *int64
+	if !a.PreviousUntil.IsZero() {
+		us := a.PreviousUntil.UnixMicro()
+		previousUntil = &us
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE aliases SET
+			type = ?2, name = NULLIF(?3, ''), passcode = NULLIF(?4, ''), jwt_secret = NULLIF(?5, ''),
+			stream_key = NULLIF(?6, ''), expired_at = ?7, auth_epoch = ?8,
+			previous_jwt_secret = NULLIF(?9, ''), previous_until = ?10, previous_epoch = ?11
+		WHERE id = ?1`,
+		id, string(a.Type), a.Name, a.Passcode, a.JWTSecret, a.StreamKey, a.ExpiredAt.UnixMicro(), a.AuthEpoch,
+		a.PreviousJWTSecret, previousUntil, a.PreviousEpoch); err != nil {
+		return updated, uniqueViolation(err)
 	}
 	if updated, err = scanAlias(tx.QueryRowContext(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE id = ?", id)); err != nil {
 		return updated, err
 	}
 	return updated, tx.Commit()
+}
+
+// Revoke implements alias.Catalog. Expired revocations, of any alias, go
+// first, so that what is kept stays bounded by time; a revocation of
+// everything before a moment replaces an earlier one, and so is never
+// refused by the limit: it is what re-keys an alias that reached it. The writer's
+// immediate transaction serializes revocations, so the bound holds.
+func (s *Store) Revoke(ctx context.Context, orgID, aliasID string, r alias.Revocation, limit int) ([]alias.Revocation, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var one int
+	err = tx.QueryRowContext(ctx, "SELECT 1 FROM aliases WHERE id = ? AND org_id = ?", aliasID, orgID).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, alias.ErrNotFound
+	case err != nil:
+		return nil, err
+	}
+	t := now()
+	if _, err := tx.ExecContext(ctx, "DELETE FROM revocations WHERE expires_at <= ?", t); err != nil {
+		return nil, err
+	}
+	var before *int64
+	if r.Kind == alias.RevokeBefore {
+		us := r.Before.UnixMicro()
+		before, r.Value = &us, ""
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO revocations (alias_id, kind, value, before, created_at, expires_at)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6
+		WHERE ?2 = 'before' OR (SELECT count(*) FROM revocations WHERE alias_id = ?1) < ?7
+		   OR EXISTS (SELECT 1 FROM revocations WHERE alias_id = ?1 AND kind = ?2 AND value = ?3)
+		ON CONFLICT (alias_id, kind, value) DO UPDATE SET
+			before = max(coalesce(before, 0), coalesce(excluded.before, 0)),
+			expires_at = max(expires_at, excluded.expires_at)`,
+		aliasID, string(r.Kind), r.Value, before, t, r.ExpiresAt.UnixMicro(), limit)
+	if err != nil {
+		return nil, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, err
+	} else if n == 0 {
+		return nil, alias.ErrTooManyRevocations
+	}
+	in, err := revocations(ctx, tx, aliasID)
+	if err != nil {
+		return nil, err
+	}
+	return in, tx.Commit()
+}
+
+// Revocations implements alias.Catalog.
+func (s *Store) Revocations(ctx context.Context, orgID, aliasID string) ([]alias.Revocation, error) {
+	var one int
+	err := s.readers.QueryRowContext(ctx, "SELECT 1 FROM aliases WHERE id = ? AND org_id = ?", aliasID, orgID).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, alias.ErrNotFound
+	case err != nil:
+		return nil, err
+	}
+	return revocations(ctx, s.readers, aliasID)
+}
+
+// RevocationsInForce implements alias.Store.
+func (s *Store) RevocationsInForce(ctx context.Context) (int, error) {
+	var n int
+	err := s.readers.QueryRowContext(ctx, "SELECT count(*) FROM revocations WHERE expires_at > ?", now()).Scan(&n)
+	return n, err
 }
 
 // DeleteAlias implements alias.Store.
@@ -335,6 +439,52 @@ func (s *Store) CreateOrg(ctx context.Context, name string) (alias.Org, error) {
 	o := alias.Org{ID: alias.NewOrgID(), Name: name, CreatedAt: timeOf(t)}
 	_, err := s.writer.ExecContext(ctx, "INSERT INTO organizations (id, name, created_at) VALUES (?, ?, ?)", o.ID, o.Name, t)
 	return o, err
+}
+
+const orgColumns = "id, name, created_at"
+
+func scanOrg(row interface{ Scan(...any) error }) (alias.Org, error) {
+	var o alias.Org
+	var createdAt int64
+	err := row.Scan(&o.ID, &o.Name, &createdAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, alias.ErrNotFound
+	}
+	o.CreatedAt = timeOf(createdAt)
+	return o, err
+}
+
+// Org implements alias.Store.
+func (s *Store) Org(ctx context.Context, id string) (alias.Org, error) {
+	return scanOrg(s.readers.QueryRowContext(ctx, "SELECT "+orgColumns+" FROM organizations WHERE id = ?", id))
+}
+
+// Orgs implements alias.Store.
+func (s *Store) Orgs(ctx context.Context) ([]alias.Org, error) {
+	return s.orgs(ctx, "SELECT "+orgColumns+" FROM organizations ORDER BY created_at, id")
+}
+
+// OrgsByName implements alias.Store. SQLite's = compares TEXT bytewise
+// (the BINARY collation), as PostgreSQL's does: case counts.
+func (s *Store) OrgsByName(ctx context.Context, name string) ([]alias.Org, error) {
+	return s.orgs(ctx, "SELECT "+orgColumns+" FROM organizations WHERE name = ? ORDER BY created_at, id", name)
+}
+
+func (s *Store) orgs(ctx context.Context, query string, args ...any) ([]alias.Org, error) {
+	rows, err := s.readers.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	orgs := []alias.Org{}
+	for rows.Next() {
+		o, err := scanOrg(rows)
+		if err != nil {
+			return nil, err
+		}
+		orgs = append(orgs, o)
+	}
+	return orgs, rows.Err()
 }
 
 const tokenColumns = "id, org_id, name, created_at, revoked_at"

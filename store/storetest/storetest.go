@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -49,10 +50,15 @@ func Run(t *testing.T, open func(t *testing.T) alias.Store) {
 		{"ListCursorStable", testListCursorStable},
 		{"ListOrderIsTotal", testListOrderIsTotal},
 		{"Tokens", testTokens},
+		{"Orgs", testOrgs},
 		{"SessionKey", func(t *testing.T, s alias.Store) { testSessionKey(t, s, open) }},
 		{"MigrateAgain", testMigrateAgain},
 		{"ParallelCreates", testParallelCreates},
 		{"ParallelUpdates", testParallelUpdates},
+		{"AuthEpoch", testAuthEpoch},
+		{"SecretGrace", testSecretGrace},
+		{"Revocations", testRevocations},
+		{"RevocationsBounded", testRevocationsBounded},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -731,6 +737,63 @@ func testTokens(t *testing.T, s alias.Store) {
 	}
 }
 
+func testOrgs(t *testing.T, s alias.Store) {
+	ctx := t.Context()
+	if orgs, err := s.Orgs(ctx); err != nil || orgs == nil || len(orgs) != 0 {
+		t.Fatalf("Orgs of an empty store = %#v, %v; want an empty non-nil slice", orgs, err)
+	}
+	var made []alias.Org
+	for _, name := range []string{"Acme", "acme", "Acme ", "Ácme", "Acme", "Globex"} {
+		o, err := s.CreateOrg(ctx, name)
+		if err != nil {
+			t.Fatalf("CreateOrg(%q): %v", name, err)
+		}
+		made = append(made, o)
+	}
+	orgIDs := func(orgs []alias.Org) []string {
+		out := make([]string, len(orgs))
+		for i, o := range orgs {
+			out[i] = o.ID
+		}
+		return out
+	}
+	wantOrgs := func(what string, got []alias.Org, err error, want ...alias.Org) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got == nil || !slices.Equal(orgIDs(got), orgIDs(want)) {
+			t.Fatalf("%s = %v, want %v (oldest first)", what, orgIDs(got), orgIDs(want))
+		}
+		for i := range got {
+			if got[i].Name != want[i].Name || !got[i].CreatedAt.Equal(want[i].CreatedAt) {
+				t.Errorf("%s: entry %d = %+v, want %+v", what, i, got[i], want[i])
+			}
+		}
+	}
+
+	all, err := s.Orgs(ctx)
+	wantOrgs("Orgs", all, err, made...)
+	// Names match exactly: case, accents and spaces count.
+	acme, err := s.OrgsByName(ctx, "Acme")
+	wantOrgs(`OrgsByName("Acme")`, acme, err, made[0], made[4])
+	lower, err := s.OrgsByName(ctx, "acme")
+	wantOrgs(`OrgsByName("acme")`, lower, err, made[1])
+	spaced, err := s.OrgsByName(ctx, "Acme ")
+	wantOrgs(`OrgsByName("Acme ")`, spaced, err, made[2])
+	none, err := s.OrgsByName(ctx, "Initech")
+	wantOrgs(`OrgsByName("Initech")`, none, err)
+
+	for _, want := range made {
+		got, err := s.Org(ctx, want.ID)
+		if err != nil || got.ID != want.ID || got.Name != want.Name || !got.CreatedAt.Equal(want.CreatedAt) {
+			t.Errorf("Org(%s) = %+v, %v; want %+v", want.ID, got, err, want)
+		}
+	}
+	_, err = s.Org(ctx, "org_nosuch")
+	wantErr(t, "Org of an unknown ID", err, alias.ErrNotFound)
+}
+
 func testSessionKey(t *testing.T, s alias.Store, open func(t *testing.T) alias.Store) {
 	// Nodes starting together race to create the key; all get the winner's.
 	keys := make([][]byte, 8)
@@ -773,6 +836,9 @@ func testMigrateAgain(t *testing.T, s alias.Store) {
 	}
 	if err := s.Migrate(t.Context()); err != nil {
 		t.Fatalf("Migrate again: %v", err)
+	}
+	if applied, err := s.ApplyMigrations(t.Context()); err != nil || len(applied) != 0 {
+		t.Errorf("ApplyMigrations on an up-to-date store = %q, %v; want nothing applied", applied, err)
 	}
 	for i, err := range parallel(4, func(int) error { return s.Migrate(t.Context()) }) {
 		if err != nil {
@@ -823,5 +889,185 @@ func testParallelUpdates(t *testing.T, s alias.Store) {
 	}
 	if got := get(t, s, a.ID); got.Version != 1+n {
 		t.Errorf("after %d parallel updates Version = %d, want %d", n, got.Version, 1+n)
+	}
+}
+
+// testAuthEpoch: the credential epoch moves when the passcode or the JWT
+// secret changes, and only then; the stream key has an epoch of its own.
+func testAuthEpoch(t *testing.T, s alias.Store) {
+	ctx := t.Context()
+	org := newOrg(t, s)
+	a := create(t, s, fullAlias(org))
+	epoch := a.AuthEpoch
+	for _, tc := range []struct {
+		name  string
+		patch alias.Patch
+		moves bool
+	}{
+		{"rename", alias.Patch{Name: alias.Field{Set: true, Value: "renamed"}}, false},
+		{"new expiry", alias.Patch{ExpiredAt: ptr(expiry().Add(time.Hour))}, false},
+		{"new passcode", alias.Patch{Passcode: alias.Field{Set: true, Value: "another-passcode"}}, true},
+		{"new secret", alias.Patch{JWTSecret: alias.Field{Set: true, Value: strings.Repeat("n", 32)}}, true},
+		{"new stream key", alias.Patch{StreamKey: alias.Field{Set: true, Value: streamKey()}}, false},
+		{"cleared passcode", alias.Patch{Passcode: alias.Field{Set: true}}, true},
+		{"nothing", alias.Patch{}, false},
+	} {
+		got, err := s.UpdateAlias(ctx, org.ID, a.ID, tc.patch)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if moved := got.AuthEpoch != epoch; moved != tc.moves {
+			t.Errorf("%s: epoch %d -> %d, want moved %v", tc.name, epoch, got.AuthEpoch, tc.moves)
+		}
+		if got.PreviousJWTSecret != "" || got.PreviousEpoch != 0 {
+			t.Errorf("%s: a grace period without asking: %+v", tc.name, got)
+		}
+		if keyMoved := got.KeyEpoch() != a.KeyEpoch(); keyMoved != (got.StreamKey != a.StreamKey) {
+			t.Errorf("%s: the stream key's epoch moved %v, its key changed %v", tc.name, keyMoved, got.StreamKey != a.StreamKey)
+		}
+		epoch, a = got.AuthEpoch, got
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// testSecretGrace: a new JWT secret with a grace period keeps the old one
+// and its epoch until the grace ends; a later change of what opens the
+// alias ends the grace at once.
+func testSecretGrace(t *testing.T, s alias.Store) {
+	ctx := t.Context()
+	org := newOrg(t, s)
+	a := create(t, s, fullAlias(org))
+	before := time.Now()
+	got, err := s.UpdateAlias(ctx, org.ID, a.ID, alias.Patch{
+		JWTSecret: alias.Field{Set: true, Value: strings.Repeat("n", 32)}, JWTSecretGrace: 10 * time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PreviousJWTSecret != a.JWTSecret || got.PreviousEpoch != a.AuthEpoch || got.AuthEpoch != a.AuthEpoch+1 {
+		t.Fatalf("after a rotation with grace: %+v, want the old secret and epoch %d kept", got, a.AuthEpoch)
+	}
+	if until := got.PreviousUntil; until.Before(before.Add(10*time.Minute-time.Second)) || until.After(time.Now().Add(10*time.Minute+time.Second)) {
+		t.Errorf("grace until %v, want 10 minutes from the update", until)
+	}
+	if reread := get(t, s, a.ID); reread.PreviousJWTSecret != a.JWTSecret || !reread.PreviousUntil.Equal(got.PreviousUntil) {
+		t.Errorf("the grace read back: %+v", reread)
+	}
+	if !got.InGrace(time.Now()) || !got.EpochValid(alias.RoleViewer, a.AuthEpoch, time.Now()) || got.EpochValid(alias.RoleViewer, a.AuthEpoch, time.Now().Add(11*time.Minute)) {
+		t.Errorf("the previous epoch's validity is wrong: %+v", got)
+	}
+	got, err = s.UpdateAlias(ctx, org.ID, a.ID, alias.Patch{Passcode: alias.Field{Set: true, Value: "a-new-passcode"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PreviousJWTSecret != "" || got.InGrace(time.Now()) {
+		t.Errorf("a new passcode kept the grace: %+v", got)
+	}
+}
+
+// testRevocations: revocations are kept per alias, read with it, merged
+// when repeated, never shown past their expiry, and gone with the alias.
+func testRevocations(t *testing.T, s alias.Store) {
+	ctx := t.Context()
+	org, other := newOrg(t, s), newOrg(t, s)
+	a := create(t, s, fullAlias(org))
+	later := time.Now().Add(time.Hour).Truncate(time.Microsecond)
+	revoke := func(r alias.Revocation) []alias.Revocation {
+		t.Helper()
+		in, err := s.Revoke(ctx, org.ID, a.ID, r, alias.MaxRevocations)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	revoke(alias.Revocation{Kind: alias.RevokeUser, Value: "u1", ExpiresAt: later})
+	revoke(alias.Revocation{Kind: alias.RevokeJTI, Value: "token-7", ExpiresAt: later})
+	revoke(alias.Revocation{Kind: alias.RevokeBefore, Before: time.Now().Add(-time.Minute).Truncate(time.Second), ExpiresAt: later})
+	revoke(alias.Revocation{Kind: alias.RevokeUser, Value: "u1", ExpiresAt: later.Add(time.Hour)})
+	in := revoke(alias.Revocation{Kind: alias.RevokeBefore, Before: time.Now().Truncate(time.Second), ExpiresAt: later})
+	if len(in) != 3 {
+		t.Fatalf("%d revocations in force, want 3 (user, jti, before): %+v", len(in), in)
+	}
+	for _, r := range in {
+		switch r.Kind {
+		case alias.RevokeUser:
+			if r.Value != "u1" || !r.ExpiresAt.Equal(later.Add(time.Hour)) {
+				t.Errorf("the user's revocation did not keep the later expiry: %+v", r)
+			}
+		case alias.RevokeBefore:
+			if r.Before.Before(time.Now().Add(-30 * time.Second)) {
+				t.Errorf("the revocation before a moment did not keep the later moment: %+v", r)
+			}
+		}
+	}
+	if got := get(t, s, a.ID); len(got.Revocations) != 3 {
+		t.Errorf("Alias carries %d revocations, want 3", len(got.Revocations))
+	}
+	if got, err := s.AliasByStreamKey(ctx, a.StreamKey); err != nil || len(got.Revocations) != 3 {
+		t.Errorf("AliasByStreamKey carries %d revocations (%v), want 3", len(got.Revocations), err)
+	}
+	listed, err := s.Revocations(ctx, org.ID, a.ID)
+	if err != nil || len(listed) != 3 {
+		t.Errorf("Revocations = %d, %v; want 3", len(listed), err)
+	}
+	// Expired ones are neither shown nor kept.
+	revoke(alias.Revocation{Kind: alias.RevokeJTI, Value: "gone", ExpiresAt: time.Now().Add(-time.Second)})
+	if listed, _ := s.Revocations(ctx, org.ID, a.ID); len(listed) != 3 {
+		t.Errorf("an expired revocation is shown: %+v", listed)
+	}
+	if n, err := s.RevocationsInForce(ctx); err != nil || n != 3 {
+		t.Errorf("RevocationsInForce = %d, %v; want 3", n, err)
+	}
+	if _, err := s.Revoke(ctx, other.ID, a.ID, alias.Revocation{Kind: alias.RevokeUser, Value: "x", ExpiresAt: later}, alias.MaxRevocations); !errors.Is(err, alias.ErrNotFound) {
+		t.Errorf("revoking on another organization's alias: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Revocations(ctx, other.ID, a.ID); !errors.Is(err, alias.ErrNotFound) {
+		t.Errorf("listing another organization's revocations: %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteAlias(ctx, org.ID, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	b := fullAlias(org)
+	b.ID = a.ID
+	create(t, s, b)
+	if got := get(t, s, a.ID); len(got.Revocations) != 0 {
+		t.Errorf("a new alias of a deleted one's ID inherits %d revocations", len(got.Revocations))
+	}
+}
+
+// testRevocationsBounded: no more than the limit are kept per alias, also
+// under concurrent revocations, though repeating one already kept still
+// works.
+func testRevocationsBounded(t *testing.T, s alias.Store) {
+	const limit = 40
+	ctx := t.Context()
+	org := newOrg(t, s)
+	a := create(t, s, fullAlias(org))
+	later := time.Now().Add(time.Hour)
+	var wg sync.WaitGroup
+	errs := make(chan error, limit)
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w; i < limit; i += 8 {
+				if _, err := s.Revoke(ctx, org.ID, a.ID, alias.Revocation{Kind: alias.RevokeUser, Value: "u" + strconv.Itoa(i), ExpiresAt: later}, limit); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if _, err := s.Revoke(ctx, org.ID, a.ID, alias.Revocation{Kind: alias.RevokeUser, Value: "one-too-many", ExpiresAt: later}, limit); !errors.Is(err, alias.ErrTooManyRevocations) {
+		t.Errorf("revocation %d: %v, want ErrTooManyRevocations", limit+1, err)
+	}
+	if in, err := s.Revoke(ctx, org.ID, a.ID, alias.Revocation{Kind: alias.RevokeBefore, Before: time.Now().Truncate(time.Second), ExpiresAt: later}, limit); err != nil || len(in) != limit+1 {
+		t.Errorf("a revocation before a moment at the limit: %d in force, %v; want it kept, as the way to re-key", len(in), err)
+	}
+	if _, err := s.Revoke(ctx, org.ID, a.ID, alias.Revocation{Kind: alias.RevokeUser, Value: "u7", ExpiresAt: later.Add(time.Hour)}, limit); err != nil {
+		t.Errorf("repeating a kept revocation at the bound: %v", err)
 	}
 }
