@@ -750,6 +750,33 @@ func TestIdentity(t *testing.T) {
 		wantOnlyIdentity(t, s)
 		wantDenied(t, g.do(t, get("/byquery/"+decoy.ID+"/index.m3u8?room="+a.ID)), http.StatusUnauthorized, codeUnauthorized, challengeNone)
 	})
+	// An upstream that reads fewer identity headers is sent only those,
+	// and still none that a client forged.
+	t.Run("identity_headers role user", func(t *testing.T) {
+		a := g.createAlias(t, specFull)
+		r := g.do(t, get("/fewer/"+a.ID+"/index.m3u8", append(forged, "Authorization", "Bearer "+a.viewerJWT(t, "alice"))...))
+		if r.status != http.StatusOK || len(r.upstream) != 1 {
+			t.Fatalf("status %d, upstream got it %d times; body: %s", r.status, len(r.upstream), r.body)
+		}
+		s := r.upstream[0]
+		if got, want := headerNames(s.Header, "X-Linkgate-"), []string{"X-Linkgate-Role", "X-Linkgate-User"}; !slices.Equal(got, want) {
+			t.Errorf("upstream got X-Linkgate-* headers %v, want %v", got, want)
+		}
+		if s.Header.Get("X-Linkgate-Role") != "viewer" || s.Header.Get("X-Linkgate-User") != "alice" {
+			t.Errorf("upstream got role %q user %q, want viewer alice", s.Header.Get("X-Linkgate-Role"), s.Header.Get("X-Linkgate-User"))
+		}
+	})
+	t.Run("identity_headers none", func(t *testing.T) {
+		a := g.createAlias(t, specFull)
+		r := g.do(t, get("/quiet/"+a.ID+"/index.m3u8?passcode="+q(a.Passcode), forged...))
+		if r.status != http.StatusOK || len(r.upstream) != 1 {
+			t.Fatalf("status %d, upstream got it %d times; body: %s", r.status, len(r.upstream), r.body)
+		}
+		if got := headerNames(r.upstream[0].Header, "X-Linkgate-"); len(got) != 0 {
+			t.Errorf("upstream got X-Linkgate-* headers %v, want none", got)
+		}
+		wantDenied(t, g.do(t, get("/quiet/"+a.ID+"/index.m3u8", forged...)), http.StatusUnauthorized, codeUnauthorized, challengeNone)
+	})
 }
 
 // wantOnlyIdentity fails the test unless the four identity headers are the

@@ -141,6 +141,18 @@ const gatewayRoutes = `
 		}
 		reverse_proxy %[1]s
 	}
+	handle /fewer/* {
+		alias_auth live {
+			identity_headers role user
+		}
+		reverse_proxy %[1]s
+	}
+	handle /quiet/* {
+		alias_auth live {
+			identity_headers none
+		}
+		reverse_proxy %[1]s
+	}
 	handle /dead/* {
 		alias_auth live
 		reverse_proxy %[2]s
