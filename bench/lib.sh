@@ -85,7 +85,9 @@ start_postgres() {
 # start_upstream PORT runs lgbench's upstream on CPU 1, beside the load
 # generators, so that it takes no CPU from the gateway on CPU 0.
 start_upstream() {
-	on 1 "$work/lgbench" upstream -addr "127.0.0.1:$1" &
+	# Not through on(): a function run in the background is a subshell,
+	# and its ID would not be the upstream's, which cleanup must end.
+	taskset -c 1 nice -n "${NICE:-0}" "$work/lgbench" upstream -addr "127.0.0.1:$1" &
 	pids+=($!)
 	wait_http "http://127.0.0.1:$1/"
 }
