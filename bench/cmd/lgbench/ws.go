@@ -71,8 +71,15 @@ func runWS(args []string) error {
 				}
 				conns[i] = c
 				go func() {
-					io.Copy(io.Discard, c)
+					// The upstream sends nothing: the first byte is the
+					// gateway's close frame (or the end of the
+					// connection). The client then hangs up, as a
+					// browser answering the close frame does, rather than
+					// leaving the gateway to wait for an answer.
+					var first [1]byte
+					c.Read(first[:])
 					closedAt[i].Store(time.Now().UnixNano())
+					c.Close()
 				}()
 			}
 		}()
