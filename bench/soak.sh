@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Soaks one linkgate node: steady viewer load, alias churn (creates,
-# updates, deletes) and a config reload every minute, for 30 minutes or the
-# given duration.
+# updates, deletes, user revocations) and a config reload every minute,
+# for 30 minutes or the given duration.
 #
 #   bench/soak.sh [duration]      # bench/soak.sh 5m for a shorter run
 #

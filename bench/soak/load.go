@@ -25,7 +25,8 @@ const (
 
 // load is the traffic: viewers of a fixed set of aliases, admitted by
 // passcode once and then by their session cookie, and an organizer who
-// creates, updates and deletes other aliases while a viewer follows them.
+// creates, updates, deletes and revokes users on other aliases while a
+// viewer follows them.
 type load struct {
 	base, token string
 	c           *http.Client
@@ -34,6 +35,7 @@ type load struct {
 	resets                    atomic.Int64 // no answer: a connection refused, reset or cut
 	errors                    atomic.Int64 // an answer the request should not have had
 	creates, updates, deletes atomic.Int64
+	revocations               atomic.Int64
 
 	mu     sync.Mutex
 	logged int // errors logged so far
@@ -122,7 +124,8 @@ func (l *load) viewer(hot []string, w int) func() {
 // organizer creates an alias every tick, deletes the oldest once more
 // than churnAliases live, and every other tick gives one a new passcode,
 // as when a leaked one is replaced; a viewer follows, expecting 404 for
-// the deleted alias and 401 for the old passcode.
+// the deleted alias and 401 for the old passcode. Every fifth tick it
+// revokes a user on one of them, which then lists the revocation.
 func (l *load) organizer() func() {
 	var live []string
 	step := 0
@@ -150,6 +153,14 @@ func (l *load) organizer() func() {
 				l.updates.Add(1)
 			}
 			l.do(http.MethodGet, "/live/"+target+"/segment.ts?passcode=churn-passcode", nil, "", http.StatusUnauthorized)
+		}
+		if step%5 == 0 {
+			target := live[rand.N(len(live))]
+			body := fmt.Sprintf(`{"user_id":"soak-%d"}`, step)
+			if _, ok := l.do(http.MethodPost, "/organization/api/v1/alias/revoke/"+target, nil, body, http.StatusOK); ok {
+				l.revocations.Add(1)
+			}
+			l.do(http.MethodGet, "/organization/api/v1/alias/revocations/"+target, nil, "", http.StatusOK)
 		}
 	}
 }

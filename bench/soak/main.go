@@ -1,10 +1,10 @@
 // Command soak runs one linkgate node for a long time under steady viewer
-// load, with alias churn (creates, updates, deletes) and a config reload
-// every minute, and records every few seconds what a leak would grow: the
-// node's resident memory, goroutines, open file descriptors and
-// PostgreSQL connections. It writes them to a CSV file, plots them to a
-// PNG, and prints a summary. bench/soak.sh builds the binary, provides a
-// database and runs it.
+// load, with alias churn (creates, updates, deletes, revocations) and a
+// config reload every minute, and records every few seconds what a leak
+// would grow: the node's resident memory, goroutines, open file
+// descriptors and PostgreSQL connections. It writes them to a CSV file,
+// plots them to a PNG, and prints a summary. bench/soak.sh builds the
+// binary, provides a database and runs it.
 package main
 
 import (

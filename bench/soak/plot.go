@@ -176,7 +176,7 @@ func summarize(w io.Writer, rows []row, l *load) {
 		}
 		fmt.Fprintf(w, "%-24s %10.1f %10.1f %10.1f %10.1f %10.1f\n", p.title, p.value(rows[0]), p.value(warm), lo, hi, p.value(last))
 	}
-	fmt.Fprintf(w, "requests %d (%.0f/s): %d without an answer, %d with a wrong one; aliases created %d, updated %d, deleted %d\n",
+	fmt.Fprintf(w, "requests %d (%.0f/s): %d without an answer, %d with a wrong one; aliases created %d, updated %d, deleted %d; users revoked %d\n",
 		last.requests, float64(last.requests)/last.elapsed.Seconds(), last.resets, last.errors,
-		l.creates.Load(), l.updates.Load(), l.deletes.Load())
+		l.creates.Load(), l.updates.Load(), l.deletes.Load(), l.revocations.Load())
 }
