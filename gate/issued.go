@@ -32,6 +32,7 @@ type issuedCookie struct {
 	aliasID string
 	version int64
 	grant   alias.Grant
+	carried alias.Grant
 	path    string
 	secure  bool
 	madeAt  time.Time
@@ -59,8 +60,18 @@ func (c *issuedCookies) get(a *alias.Alias, g alias.Grant, path string, secure b
 	c.mu.RLock()
 	e, ok := c.m[k]
 	c.mu.RUnlock()
-	if !ok || e.aliasID != a.ID || e.version != a.Version || e.grant != g || e.path != path || e.secure != secure ||
+	if !ok || e.aliasID != a.ID || e.version != a.Version || e.path != path || e.secure != secure ||
 		now.Sub(e.madeAt) >= cookieReuse || now.Before(e.madeAt) {
+		return nil, false
+	}
+	// A passcode, a stream key or a public alias proves a grant at the
+	// moment of the request, so no two requests' grants are equal in
+	// IssuedAt; the cookie made for the same grant a few seconds ago
+	// serves as well, unless a revocation made since refuses what it
+	// carries.
+	same := g
+	same.IssuedAt = e.grant.IssuedAt
+	if e.grant != same || a.Revoked(&e.carried, now) {
 		return nil, false
 	}
 	return e.header, true
@@ -73,5 +84,12 @@ func (c *issuedCookies) put(a *alias.Alias, g alias.Grant, path string, secure b
 	if len(c.m) >= maxIssuedCookies {
 		clear(c.m)
 	}
-	c.m[k] = issuedCookie{header: header, aliasID: a.ID, version: a.Version, grant: g, path: path, secure: secure, madeAt: now}
+	// What the cookie carries: made at now, or at the credential's own
+	// issue when that came first, to the second.
+	carried := g
+	if carried.IssuedAt.IsZero() || now.Before(carried.IssuedAt) {
+		carried.IssuedAt = now
+	}
+	carried.IssuedAt = carried.IssuedAt.Truncate(time.Second)
+	c.m[k] = issuedCookie{header: header, aliasID: a.ID, version: a.Version, grant: g, carried: carried, path: path, secure: secure, madeAt: now}
 }
