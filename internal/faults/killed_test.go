@@ -20,8 +20,8 @@ import (
 )
 
 // aliasByID is how pg_stat_statements shows the store's one query of an
-// alias by its ID, the query a cache miss costs.
-const aliasByID = "% FROM aliases WHERE id = $1"
+// alias by its ID (with its revocations), the query a cache miss costs.
+const aliasByID = "%FROM aliases LEFT JOIN LATERAL %WHERE aliases.id = $1"
 
 // testKilledNode runs two nodes on one database behind a front door that,
 // like a load balancer, replays a request on the other node when a node
