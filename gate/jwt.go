@@ -1,15 +1,13 @@
 package gate
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"io"
 	"math"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -174,21 +172,20 @@ func decodeSegment(s string) ([]byte, error) {
 // and returns its kid.
 func checkHeader(header []byte) (kid string, r Reason) {
 	var alg string
-	r = eachMember(header, func(name string, dec *json.Decoder) Reason {
+	r = eachMember(header, func(name string, value []byte) Reason {
 		switch name {
 		case "alg":
-			if dec.Decode(&alg) != nil {
+			if json.Unmarshal(value, &alg) != nil {
 				return ReasonTokenMalformed
 			}
 		case "kid":
-			if dec.Decode(&kid) != nil {
+			if json.Unmarshal(value, &kid) != nil {
 				return ReasonTokenMalformed
 			}
 		case "crit":
 			return ReasonCritHeader
 		default:
-			var skip json.RawMessage
-			if dec.Decode(&skip) != nil {
+			if !json.Valid(value) {
 				return ReasonTokenMalformed
 			}
 		}
@@ -206,38 +203,37 @@ func checkHeader(header []byte) (kid string, r Reason) {
 }
 
 func (c *claims) parse(body []byte) Reason {
-	return eachMember(body, func(name string, dec *json.Decoder) Reason {
+	return eachMember(body, func(name string, value []byte) Reason {
 		var ok bool
 		switch name {
 		case "alias":
-			ok = dec.Decode(&c.alias) == nil
+			ok = json.Unmarshal(value, &c.alias) == nil
 		case "user_id":
 			var s *string
-			if ok = dec.Decode(&s) == nil && s != nil; ok {
+			if ok = json.Unmarshal(value, &s) == nil && s != nil; ok {
 				if !validHeaderValue(*s) {
 					return ReasonBadUserID
 				}
 				c.userID = s
 			}
 		case "jti":
-			if ok = dec.Decode(&c.jti) == nil; ok && (len(c.jti) > maxJTI || !validHeaderValue(c.jti)) {
+			if ok = json.Unmarshal(value, &c.jti) == nil; ok && (len(c.jti) > maxJTI || !validHeaderValue(c.jti)) {
 				return ReasonBadClaims
 			}
 		case "host":
 			var b *bool
-			ok = dec.Decode(&b) == nil && b != nil
+			ok = json.Unmarshal(value, &b) == nil && b != nil
 			c.host = ok && *b
 		case "expires_in":
-			c.expiresIn, ok = decodeNumber(dec)
+			c.expiresIn, ok = decodeNumber(value)
 		case "exp":
-			c.exp, ok = decodeNumber(dec)
+			c.exp, ok = decodeNumber(value)
 		case "nbf":
-			c.nbf, ok = decodeNumber(dec)
+			c.nbf, ok = decodeNumber(value)
 		case "iat":
-			c.iat, ok = decodeNumber(dec)
+			c.iat, ok = decodeNumber(value)
 		default:
-			var skip json.RawMessage
-			ok = dec.Decode(&skip) == nil
+			ok = json.Valid(value)
 		}
 		if !ok {
 			return ReasonBadClaims
@@ -246,50 +242,159 @@ func (c *claims) parse(body []byte) Reason {
 	})
 }
 
-// eachMember walks the members of one JSON object, calling member for each
-// with the decoder positioned at its value. A duplicate name, anything but
-// one object, or trailing data is ReasonBadClaims; member's own refusal
-// stops the walk.
-func eachMember(data []byte, member func(name string, dec *json.Decoder) Reason) Reason {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+// eachMember walks the members of one JSON object, calling member with
+// each name (unescaped) and its value as it is written, which member must
+// decode or check itself. A duplicate name, anything but one object, or
+// trailing data is ReasonBadClaims; member's own refusal stops the walk.
+//
+// It splits the object itself rather than with encoding/json's streaming
+// decoder, which builds and drops a syntax error for the delimiter after
+// every value it reads: half of a first-seen token's allocations.
+func eachMember(data []byte, member func(name string, value []byte) Reason) Reason {
+	i := skipSpace(data, 0)
+	if i == len(data) || data[i] != '{' {
 		return ReasonBadClaims
 	}
-	var seen []string
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return ReasonBadClaims
-		}
-		name := t.(string)
-		for _, s := range seen {
-			if s == name {
+	i = skipSpace(data, i+1)
+	var seenBuf [12]string
+	seen := seenBuf[:0]
+	if i < len(data) && data[i] == '}' {
+		i++
+	} else {
+		for {
+			end, ok := skipString(data, i)
+			if !ok {
 				return ReasonBadClaims
 			}
-		}
-		seen = append(seen, name)
-		if r := member(name, dec); r != 0 {
-			return r
+			name, ok := unquote(data[i:end])
+			if !ok {
+				return ReasonBadClaims
+			}
+			for _, s := range seen {
+				if s == name {
+					return ReasonBadClaims
+				}
+			}
+			seen = append(seen, name)
+			i = skipSpace(data, end)
+			if i == len(data) || data[i] != ':' {
+				return ReasonBadClaims
+			}
+			i = skipSpace(data, i+1)
+			end, ok = skipValue(data, i)
+			if !ok {
+				return ReasonBadClaims
+			}
+			if r := member(name, data[i:end]); r != 0 {
+				return r
+			}
+			i = skipSpace(data, end)
+			if i == len(data) {
+				return ReasonBadClaims
+			}
+			if data[i] == '}' {
+				i++
+				break
+			}
+			if data[i] != ',' {
+				return ReasonBadClaims
+			}
+			i = skipSpace(data, i+1)
 		}
 	}
-	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
-		return ReasonBadClaims
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	if skipSpace(data, i) != len(data) {
 		return ReasonBadClaims
 	}
 	return 0
 }
 
-// decodeNumber reads a JSON number; a string, even of digits, is not one
-// (json.Number alone would take "3600").
-func decodeNumber(dec *json.Decoder) (*float64, bool) {
-	var raw json.RawMessage
-	if dec.Decode(&raw) != nil || len(raw) == 0 || raw[0] == '"' {
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the end of the JSON string that starts at i.
+func skipString(data []byte, i int) (int, bool) {
+	if i == len(data) || data[i] != '"' {
+		return 0, false
+	}
+	for i++; i < len(data); i++ {
+		switch data[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1, true
+		}
+	}
+	return 0, false
+}
+
+// skipValue returns the end of the JSON value that starts at i. It only
+// finds where the value ends: whether it is valid JSON is for whoever
+// decodes it.
+func skipValue(data []byte, i int) (int, bool) {
+	if i == len(data) {
+		return 0, false
+	}
+	switch data[i] {
+	case '"':
+		return skipString(data, i)
+	case '{', '[':
+		depth := 0
+		for i < len(data) {
+			switch data[i] {
+			case '"':
+				end, ok := skipString(data, i)
+				if !ok {
+					return 0, false
+				}
+				i = end
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1, true
+				}
+			}
+			i++
+		}
+		return 0, false
+	}
+	start := i
+	for i < len(data) && !strings.ContainsRune(",}] \t\n\r", rune(data[i])) {
+		i++
+	}
+	return i, i > start
+}
+
+// unquote decodes a member name: as it is when it needs no decoding, else
+// through encoding/json.
+func unquote(quoted []byte) (string, bool) {
+	raw := quoted[1 : len(quoted)-1]
+	plain := utf8.Valid(raw)
+	for _, c := range raw {
+		if c < 0x20 || c == '\\' {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return string(raw), true
+	}
+	var name string
+	return name, json.Unmarshal(quoted, &name) == nil
+}
+
+// decodeNumber reads a JSON number; a string, even of digits, is not one.
+func decodeNumber(value []byte) (*float64, bool) {
+	if len(value) == 0 || value[0] == '"' || !json.Valid(value) {
 		return nil, false
 	}
-	f, err := strconv.ParseFloat(string(raw), 64)
+	f, err := strconv.ParseFloat(string(value), 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 		return nil, false
 	}
