@@ -304,7 +304,7 @@ func (api *API) list(w http.ResponseWriter, r *http.Request) {
 		api.storeFailed(w, "list aliases", err)
 		return
 	}
-	page := listPage{Entries: make([]dataEnvelope, 0, len(aliases))}
+	page := AliasPage{Entries: make([]AliasEnvelope, 0, len(aliases))}
 	if len(aliases) == q.Limit {
 		aliases = aliases[:q.Limit-1]
 		last := aliases[len(aliases)-1]
@@ -312,7 +312,7 @@ func (api *API) list(w http.ResponseWriter, r *http.Request) {
 		page.After = &next
 	}
 	for i := range aliases {
-		page.Entries = append(page.Entries, dataEnvelope{Data: viewOf(&aliases[i], alias.RoleOwner)})
+		page.Entries = append(page.Entries, AliasEnvelope{Data: viewOf(&aliases[i], alias.RoleOwner)})
 	}
 	gate.WriteJSON(w, http.StatusOK, page)
 }
@@ -550,15 +550,6 @@ func writeInputError(w http.ResponseWriter, err error) {
 	gate.WriteError(w, http.StatusBadRequest, "invalid_body", err.Error())
 }
 
-type dataEnvelope struct {
-	Data aliasView `json:"data"`
-}
-
-type listPage struct {
-	After   *string        `json:"after"`
-	Entries []dataEnvelope `json:"entries"`
-}
-
-func writeData(w http.ResponseWriter, status int, v aliasView) {
-	gate.WriteJSON(w, status, dataEnvelope{Data: v})
+func writeData(w http.ResponseWriter, status int, v AliasView) {
+	gate.WriteJSON(w, status, AliasEnvelope{Data: v})
 }

@@ -262,32 +262,11 @@ func request(ctx context.Context, cmd *cobra.Command, env *cliEnv, method, path 
 	return render(out, answer.body.Bytes())
 }
 
-// aliasView is an alias as the API shows it.
-type aliasView struct {
-	ID         string  `json:"id"`
-	Type       string  `json:"type"`
-	Name       *string `json:"name"`
-	Passcode   *string `json:"passcode"`
-	JWTSecret  *string `json:"jwt_secret"`
-	StreamKey  *string `json:"stream_key"`
-	ExpiredAt  int64   `json:"expired_at"`
-	InsertedAt int64   `json:"inserted_at"`
-}
-
-type aliasEnvelope struct {
-	Data aliasView `json:"data"`
-}
-
-type aliasPage struct {
-	After   *string         `json:"after"`
-	Entries []aliasEnvelope `json:"entries"`
-}
-
 // renderAlias prints an alias as lines of field and value, headed by
 // what happened to it.
 func renderAlias(headline string) func(io.Writer, []byte) error {
 	return func(out io.Writer, body []byte) error {
-		var envelope aliasEnvelope
+		var envelope aliasapi.AliasEnvelope
 		if err := json.Unmarshal(body, &envelope); err != nil {
 			return fmt.Errorf("reading the API's answer: %w", err)
 		}
@@ -298,7 +277,7 @@ func renderAlias(headline string) func(io.Writer, []byte) error {
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		for _, row := range [][2]string{
 			{"ID", a.ID},
-			{"Type", a.Type},
+			{"Type", string(a.Type)},
 			{"Name", orDash(a.Name)},
 			{"Passcode", orDash(a.Passcode)},
 			{"JWT secret", orDash(a.JWTSecret)},
@@ -329,7 +308,7 @@ func describeExpiry(unix int64, now time.Time) string {
 }
 
 // access says in a word what opens an alias, without its secrets.
-func access(a *aliasView) string {
+func access(a *aliasapi.AliasView) string {
 	var what []string
 	if a.Passcode != nil {
 		what = append(what, "passcode")
@@ -354,7 +333,7 @@ func aliasCreate(ctx context.Context, cmd *cobra.Command, env *cliEnv, _ []strin
 	render := renderAlias("Alias %s created.")
 	if quietFlag(cmd) {
 		render = func(out io.Writer, body []byte) error {
-			var envelope aliasEnvelope
+			var envelope aliasapi.AliasEnvelope
 			if err := json.Unmarshal(body, &envelope); err != nil {
 				return fmt.Errorf("reading the API's answer: %w", err)
 			}
@@ -399,7 +378,7 @@ func aliasList(ctx context.Context, cmd *cobra.Command, env *cliEnv, _ []string)
 	all, _ := flags.GetBool("all")
 	api := env.aliasAPI()
 	out := cmd.OutOrStdout()
-	var entries []aliasEnvelope
+	var entries []aliasapi.AliasEnvelope
 	var next *string
 	for {
 		answer, err := env.call(ctx, api, org.ID, http.MethodGet, "/organization/api/v1/aliases?"+query.Encode(), nil)
@@ -414,7 +393,7 @@ func aliasList(ctx context.Context, cmd *cobra.Command, env *cliEnv, _ []string)
 		if err := answer.err(); err != nil {
 			return err
 		}
-		var page aliasPage
+		var page aliasapi.AliasPage
 		if err := json.Unmarshal(answer.body.Bytes(), &page); err != nil {
 			return fmt.Errorf("reading the API's answer: %w", err)
 		}

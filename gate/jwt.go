@@ -364,9 +364,13 @@ func skipValue(data []byte, i int) (int, bool) {
 		}
 		return 0, false
 	}
+	// A number or a literal: up to the next delimiter or space.
 	start := i
-	for i < len(data) && !strings.ContainsRune(",}] \t\n\r", rune(data[i])) {
-		i++
+	for ; i < len(data); i++ {
+		switch data[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i, i > start
+		}
 	}
 	return i, i > start
 }

@@ -2,12 +2,11 @@ package pgstore_test
 
 import (
 	"context"
-	"os"
-	"slices"
 	"testing"
 
 	"github.com/linkgate/linkgate/internal/pgtest"
 	"github.com/linkgate/linkgate/store/pgstore"
+	"github.com/linkgate/linkgate/store/storetest"
 )
 
 // TestAliasIDsCompareBytewise: list pages order by ID after insertion
@@ -43,23 +42,5 @@ func TestApplyMigrationsTellsWhatItApplied(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	entries, err := os.ReadDir("migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files []string
-	for _, e := range entries {
-		files = append(files, e.Name())
-	}
-	if len(files) == 0 {
-		t.Fatal("no migration files")
-	}
-	applied, err := s.ApplyMigrations(t.Context())
-	if err != nil || !slices.Equal(applied, files) {
-		t.Fatalf("ApplyMigrations on a new database = %q, %v; want %q", applied, err, files)
-	}
-	applied, err = s.ApplyMigrations(t.Context())
-	if err != nil || applied == nil || len(applied) != 0 {
-		t.Fatalf("ApplyMigrations again = %#v, %v; want an empty list", applied, err)
-	}
+	storetest.AppliesMigrations(t, s, "migrations")
 }

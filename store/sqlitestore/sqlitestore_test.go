@@ -139,25 +139,7 @@ func TestApplyMigrationsTellsWhatItApplied(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	entries, err := os.ReadDir("migrations")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files []string
-	for _, e := range entries {
-		files = append(files, e.Name())
-	}
-	if len(files) == 0 {
-		t.Fatal("no migration files")
-	}
-	applied, err := s.ApplyMigrations(t.Context())
-	if err != nil || !slices.Equal(applied, files) {
-		t.Fatalf("ApplyMigrations on a new file = %q, %v; want %q", applied, err, files)
-	}
-	applied, err = s.ApplyMigrations(t.Context())
-	if err != nil || applied == nil || len(applied) != 0 {
-		t.Fatalf("ApplyMigrations again = %#v, %v; want an empty list", applied, err)
-	}
+	storetest.AppliesMigrations(t, s, "migrations")
 }
 
 func TestWALMode(t *testing.T) {

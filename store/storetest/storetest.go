@@ -18,6 +18,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -1087,4 +1088,30 @@ func sameRevocations(a, b []alias.Revocation) bool {
 		}
 	}
 	return true
+}
+
+// AppliesMigrations checks a store that no migration has touched: the
+// first call applies every file of dir (the store's migrations), in the
+// order of their numbers; a second call, none.
+func AppliesMigrations(t *testing.T, s alias.Store, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, e := range entries {
+		files = append(files, e.Name())
+	}
+	if len(files) == 0 {
+		t.Fatal("no migration files")
+	}
+	applied, err := s.ApplyMigrations(t.Context())
+	if err != nil || !slices.Equal(applied, files) {
+		t.Fatalf("ApplyMigrations on a new store = %q, %v; want %q", applied, err, files)
+	}
+	applied, err = s.ApplyMigrations(t.Context())
+	if err != nil || applied == nil || len(applied) != 0 {
+		t.Fatalf("ApplyMigrations again = %#v, %v; want an empty list", applied, err)
+	}
 }
