@@ -166,11 +166,16 @@ func TestCLIAndServerBinary(t *testing.T) {
 		wantJSON(t, do(t, http.MethodGet, base+pathList, tok, ""), http.StatusOK)
 	}
 
-	// Revoking stops a token at once, on a server that is running.
+	// Revoking stops a token on a server that is running, within the
+	// second a change takes to reach a node: the server learns of it from
+	// the change notice, which may come just after the command returns.
 	var third createdToken
 	decodeLine(t, linkgate(t, workDir, "token", "create", orgID, "--json", "--database", dsn), &third)
 	wantJSON(t, do(t, http.MethodGet, base+pathList, third.Token, ""), http.StatusOK)
 	linkgate(t, workDir, "token", "revoke", third.TokenID, "--database", dsn)
+	testcaddy.PollUntil(t, time.Second, "the revoked token is refused", func() bool {
+		return do(t, http.MethodGet, base+pathList, third.Token, "").status == http.StatusUnauthorized
+	})
 	wantError(t, do(t, http.MethodGet, base+pathList, third.Token, ""), http.StatusUnauthorized, "unauthorized")
 
 	log := server.stop(t)
