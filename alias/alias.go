@@ -6,6 +6,7 @@ package alias
 import (
 	"encoding/binary"
 	"time"
+	"unique"
 )
 
 // Type is what an alias stands for: a live stream or a conference room.
@@ -44,12 +45,10 @@ type Alias struct {
 	// passcode ends their sessions. Publishers' sessions carry KeyEpoch
 	// instead, so that a new stream key ends the publishers' alone.
 	AuthEpoch int64
-	// PreviousJWTSecret is the secret a rotation with a grace period
-	// replaced: it still verifies tokens until PreviousUntil, and the
-	// sessions of PreviousEpoch stay valid as long.
-	PreviousJWTSecret string
-	PreviousUntil     time.Time
-	PreviousEpoch     int64
+	// Previous is the JWT secret a rotation with a grace period replaced,
+	// nil when there is none: nearly every alias, so a cached alias pays a
+	// pointer for it rather than its fields.
+	Previous *Rotation
 	// Revocations are the revocations in force on the alias.
 	Revocations []Revocation
 
@@ -67,6 +66,28 @@ func (a *Alias) Prepare() {
 	a.passcodeDigest = digestOf(a.Passcode)
 	a.streamKeyDigest = digestOf(a.StreamKey)
 	a.revokedBy = indexRevocations(a.Revocations)
+	// A node caches up to a million aliases over far fewer organizations
+	// and two types: one copy of each of those strings serves them all.
+	a.OrgID = unique.Make(a.OrgID).Value()
+	a.Type = Type(unique.Make(string(a.Type)).Value())
+}
+
+// Rotation is a JWT secret replaced with a grace period: it still verifies
+// tokens until Until, and the sessions of Epoch stay valid as long. Aliases
+// share it when copied, so it is never changed once made.
+type Rotation struct {
+	JWTSecret string
+	Until     time.Time
+	Epoch     int64
+}
+
+// NewRotation returns the rotation a store read, or nil when secret is
+// empty: the alias has none.
+func NewRotation(secret string, until time.Time, epoch int64) *Rotation {
+	if secret == "" {
+		return nil
+	}
+	return &Rotation{JWTSecret: secret, Until: until, Epoch: epoch}
 }
 
 // Expired reports whether the alias no longer admits anyone but its owner.
@@ -122,9 +143,9 @@ func (p *Patch) Update(old Alias, now time.Time) Alias {
 		return a
 	}
 	a.AuthEpoch = old.AuthEpoch + 1
-	a.PreviousJWTSecret, a.PreviousUntil, a.PreviousEpoch = "", time.Time{}, 0
+	a.Previous = nil
 	if p.JWTSecretGrace > 0 && old.JWTSecret != "" && a.JWTSecret != "" && a.Passcode == old.Passcode {
-		a.PreviousJWTSecret, a.PreviousUntil, a.PreviousEpoch = old.JWTSecret, now.Add(p.JWTSecretGrace), old.AuthEpoch
+		a.Previous = &Rotation{JWTSecret: old.JWTSecret, Until: now.Add(p.JWTSecretGrace), Epoch: old.AuthEpoch}
 	}
 	return a
 }
@@ -132,7 +153,16 @@ func (p *Patch) Update(old Alias, now time.Time) Alias {
 // InGrace reports whether the previous JWT secret, and the sessions of
 // the previous epoch, are still valid at now.
 func (a *Alias) InGrace(now time.Time) bool {
-	return a.PreviousJWTSecret != "" && now.Before(a.PreviousUntil)
+	return a.Previous != nil && now.Before(a.Previous.Until)
+}
+
+// GraceUntil is when the grace of the previous JWT secret ends; the zero
+// time when there is none.
+func (a *Alias) GraceUntil() time.Time {
+	if a.Previous == nil {
+		return time.Time{}
+	}
+	return a.Previous.Until
 }
 
 // EpochValid reports whether something issued to role under epoch, a
@@ -141,7 +171,7 @@ func (a *Alias) EpochValid(role Role, epoch int64, now time.Time) bool {
 	if role == RolePublisher {
 		return epoch == a.KeyEpoch()
 	}
-	return epoch == a.AuthEpoch || epoch == a.PreviousEpoch && a.InGrace(now)
+	return epoch == a.AuthEpoch || a.InGrace(now) && epoch == a.Previous.Epoch
 }
 
 // EpochOf is the epoch what is issued to role now carries.
@@ -156,10 +186,10 @@ func (a *Alias) EpochOf(role Role) int64 {
 // it changes with the key without being stored, and tells nothing of it.
 func (a *Alias) KeyEpoch() int64 {
 	d := a.streamKeyDigest
-	if !d.ok {
+	if d == (secretDigest{}) {
 		d = digestOf(a.StreamKey)
 	}
-	return int64(binary.BigEndian.Uint64(d.sum[:8]))
+	return int64(binary.BigEndian.Uint64(d[:8]))
 }
 
 func (f Field) apply(dst *string) {

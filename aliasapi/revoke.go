@@ -54,8 +54,8 @@ func inForceOf(a *alias.Alias, revocations []alias.Revocation, now time.Time) in
 		v.JWTSecrets = append(v.JWTSecrets, jwtSecretView{KID: alias.KeyID(a.JWTSecret), Current: true})
 	}
 	if a.InGrace(now) {
-		until := a.PreviousUntil.Unix()
-		v.JWTSecrets = append(v.JWTSecrets, jwtSecretView{KID: alias.KeyID(a.PreviousJWTSecret), Until: &until})
+		until := a.Previous.Until.Unix()
+		v.JWTSecrets = append(v.JWTSecrets, jwtSecretView{KID: alias.KeyID(a.Previous.JWTSecret), Until: &until})
 	}
 	return v
 }

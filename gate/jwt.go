@@ -109,13 +109,13 @@ func (v *JWTVerifier) Verify(a *alias.Alias, token string) (alias.Grant, Reason)
 	if r != 0 {
 		return alias.Grant{}, r
 	}
-	if previous && a.PreviousUntil.Before(expiry) {
+	if previous && a.Previous.Until.Before(expiry) {
 		// A token of the replaced secret ends with the grace period.
-		expiry = a.PreviousUntil
+		expiry = a.Previous.Until
 	}
 	g := alias.Grant{Role: alias.RoleViewer, Expiry: expiry, JTI: c.jti, Epoch: a.AuthEpoch}
 	if previous {
-		g.Epoch = a.PreviousEpoch
+		g.Epoch = a.Previous.Epoch
 	}
 	if c.host {
 		g.Role = alias.RoleHost
@@ -145,15 +145,15 @@ func (v *JWTVerifier) checkSignature(a *alias.Alias, signed string, signature []
 		if verify(a.JWTSecret) {
 			return false, 0
 		}
-		if inGrace && verify(a.PreviousJWTSecret) {
+		if inGrace && verify(a.Previous.JWTSecret) {
 			return true, 0
 		}
 	case kid == alias.KeyID(a.JWTSecret):
 		if verify(a.JWTSecret) {
 			return false, 0
 		}
-	case inGrace && kid == alias.KeyID(a.PreviousJWTSecret):
-		if verify(a.PreviousJWTSecret) {
+	case inGrace && kid == alias.KeyID(a.Previous.JWTSecret):
+		if verify(a.Previous.JWTSecret) {
 			return true, 0
 		}
 	default:

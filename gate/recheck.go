@@ -47,8 +47,8 @@ func (g *Gate) Recheck(d *Decision, typ alias.Type, a *alias.Alias, now time.Tim
 	if !grant.Expiry.IsZero() && grant.Expiry.Before(s.Until) {
 		s.Until, s.Then = grant.Expiry, ReasonTokenExpired
 	}
-	if grant.Epoch != a.EpochOf(grant.Role) && !s.Until.Before(a.PreviousUntil) {
-		s.Until, s.Then = a.PreviousUntil, ReasonCredentialChanged
+	if grant.Epoch != a.EpochOf(grant.Role) && !s.Until.Before(a.GraceUntil()) {
+		s.Until, s.Then = a.GraceUntil(), ReasonCredentialChanged
 	}
 	return s
 }

@@ -208,8 +208,8 @@ func (s *SessionSigner) verify(kind signedKind, scope string, a *alias.Alias, va
 		return alias.Grant{}, signedStale
 	}
 	expiry := time.Unix(int64(binary.BigEndian.Uint64(payload[10:18])), 0)
-	if epoch != a.EpochOf(alias.Role(payload[26])) && a.PreviousUntil.Before(expiry) {
-		expiry = a.PreviousUntil
+	if epoch != a.EpochOf(alias.Role(payload[26])) && a.GraceUntil().Before(expiry) {
+		expiry = a.GraceUntil()
 	}
 	if !now.Before(expiry) {
 		return alias.Grant{}, signedExpired

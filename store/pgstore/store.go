@@ -53,17 +53,36 @@ const aliasColumns = `id, org_id, type, coalesce(name, ''), coalesce(passcode, '
 
 func scanAlias(row pgx.Row) (alias.Alias, error) {
 	var a alias.Alias
-	var previousUntil *time.Time
-	err := row.Scan(&a.ID, &a.OrgID, &a.Type, &a.Name, &a.Passcode, &a.JWTSecret, &a.StreamKey,
-		&a.ExpiredAt, &a.InsertedAt, &a.UpdatedAt, &a.Version,
-		&a.AuthEpoch, &a.PreviousJWTSecret, &previousUntil, &a.PreviousEpoch)
+	var p previous
+	err := row.Scan(aliasFields(&a, &p)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, alias.ErrNotFound
 	}
-	if previousUntil != nil {
-		a.PreviousUntil = *previousUntil
-	}
+	p.setOn(&a)
 	return a, err
+}
+
+// previous is where a row's rotation columns are read, to become the
+// alias's Rotation when it has one.
+type previous struct {
+	secret string
+	until  *time.Time
+	epoch  int64
+}
+
+func (p *previous) setOn(a *alias.Alias) {
+	var until time.Time
+	if p.until != nil {
+		until = *p.until
+	}
+	a.Previous = alias.NewRotation(p.secret, until, p.epoch)
+}
+
+// aliasFields are the destinations of aliasColumns, in their order.
+func aliasFields(a *alias.Alias, p *previous) []any {
+	return []any{&a.ID, &a.OrgID, &a.Type, &a.Name, &a.Passcode, &a.JWTSecret, &a.StreamKey,
+		&a.ExpiredAt, &a.InsertedAt, &a.UpdatedAt, &a.Version,
+		&a.AuthEpoch, &p.secret, &p.until, &p.epoch}
 }
 
 const revocationColumns = "kind, value, before, created_at, expires_at"
@@ -110,7 +129,7 @@ func (s *Store) aliasWithRevocations(ctx context.Context, where string, arg any)
 	var kinds, values []string
 	var befores, created, expires []pgtype.Timestamptz
 	var a alias.Alias
-	var previousUntil *time.Time
+	var p previous
 	err := s.pool.QueryRow(ctx, "SELECT "+aliasColumns+`, r.kinds, r.vals, r.befores, r.created, r.expires
 		FROM aliases LEFT JOIN LATERAL (
 			SELECT array_agg(kind ORDER BY created_at, kind, value) AS kinds,
@@ -120,19 +139,14 @@ func (s *Store) aliasWithRevocations(ctx context.Context, where string, arg any)
 			       array_agg(expires_at ORDER BY created_at, kind, value) AS expires
 			FROM revocations WHERE alias_id = aliases.id AND expires_at > now()
 		) r ON true
-		WHERE `+where, arg).Scan(&a.ID, &a.OrgID, &a.Type, &a.Name, &a.Passcode, &a.JWTSecret, &a.StreamKey,
-		&a.ExpiredAt, &a.InsertedAt, &a.UpdatedAt, &a.Version,
-		&a.AuthEpoch, &a.PreviousJWTSecret, &previousUntil, &a.PreviousEpoch,
-		&kinds, &values, &befores, &created, &expires)
+		WHERE `+where, arg).Scan(append(aliasFields(&a, &p), &kinds, &values, &befores, &created, &expires)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, alias.ErrNotFound
 	}
 	if err != nil {
 		return a, err
 	}
-	if previousUntil != nil {
-		a.PreviousUntil = *previousUntil
-	}
+	p.setOn(&a)
 	if n := len(kinds); n > 0 {
 		if len(values) != n || len(befores) != n || len(created) != n || len(expires) != n {
 			return a, fmt.Errorf("revocations of alias %s read unevenly", a.ID)
@@ -198,9 +212,10 @@ func (s *Store) UpdateAlias(ctx context.Context, orgID, id string, p alias.Patch
 		return alias.Alias{}, err
 	}
 	a := p.Update(old, now)
+	var prev alias.Rotation
 	var previousUntil *time.Time
-	if !a.PreviousUntil.IsZero() {
-		previousUntil = &a.PreviousUntil
+	if a.Previous != nil {
+		prev, previousUntil = *a.Previous, &a.Previous.Until
 	}
 	updated, err := scanAlias(tx.QueryRow(ctx, `UPDATE aliases SET
 			type = $2, name = NULLIF($3, ''), passcode = NULLIF($4, ''), jwt_secret = NULLIF($5, ''),
@@ -209,7 +224,7 @@ func (s *Store) UpdateAlias(ctx context.Context, orgID, id string, p alias.Patch
 		WHERE id = $1
 		RETURNING `+aliasColumns,
 		id, string(a.Type), a.Name, a.Passcode, a.JWTSecret, a.StreamKey, a.ExpiredAt, a.AuthEpoch,
-		a.PreviousJWTSecret, previousUntil, a.PreviousEpoch))
+		prev.JWTSecret, previousUntil, prev.Epoch))
 	if err != nil {
 		return alias.Alias{}, uniqueViolation(err)
 	}

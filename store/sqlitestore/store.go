@@ -176,17 +176,16 @@ const aliasColumns = `id, org_id, type, coalesce(name, ''), coalesce(passcode, '
 
 func scanAlias(row interface{ Scan(...any) error }) (alias.Alias, error) {
 	var a alias.Alias
-	var expiredAt, insertedAt, updatedAt, previousUntil int64
+	var expiredAt, insertedAt, updatedAt, previousUntil, previousEpoch int64
+	var previousSecret string
 	err := row.Scan(&a.ID, &a.OrgID, &a.Type, &a.Name, &a.Passcode, &a.JWTSecret, &a.StreamKey,
 		&expiredAt, &insertedAt, &updatedAt, &a.Version,
-		&a.AuthEpoch, &a.PreviousJWTSecret, &previousUntil, &a.PreviousEpoch)
+		&a.AuthEpoch, &previousSecret, &previousUntil, &previousEpoch)
 	if errors.Is(err, sql.ErrNoRows) {
 		return a, alias.ErrNotFound
 	}
 	a.ExpiredAt, a.InsertedAt, a.UpdatedAt = timeOf(expiredAt), timeOf(insertedAt), timeOf(updatedAt)
-	if previousUntil != 0 {
-		a.PreviousUntil = timeOf(previousUntil)
-	}
+	a.Previous = alias.NewRotation(previousSecret, timeOf(previousUntil), previousEpoch)
 	return a, err
 }
 
@@ -300,9 +299,11 @@ func (s *Store) UpdateAlias(ctx context.Context, orgID, id string, p alias.Patch
 		return updated, err
 	}
 	a := p.Update(old, time.Now())
+	var prev alias.Rotation
 	var previousUntil *int64
-	if !a.PreviousUntil.IsZero() {
-		us := a.PreviousUntil.UnixMicro()
+	if a.Previous != nil {
+		prev = *a.Previous
+		us := prev.Until.UnixMicro()
 		previousUntil = &us
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE aliases SET
@@ -311,7 +312,7 @@ func (s *Store) UpdateAlias(ctx context.Context, orgID, id string, p alias.Patch
 			previous_jwt_secret = NULLIF(?9, ''), previous_until = ?10, previous_epoch = ?11
 		WHERE id = ?1`,
 		id, string(a.Type), a.Name, a.Passcode, a.JWTSecret, a.StreamKey, a.ExpiredAt.UnixMicro(), a.AuthEpoch,
-		a.PreviousJWTSecret, previousUntil, a.PreviousEpoch); err != nil {
+		prev.JWTSecret, previousUntil, prev.Epoch); err != nil {
 		return updated, uniqueViolation(err)
 	}
 	if updated, err = scanAlias(tx.QueryRowContext(ctx, "SELECT "+aliasColumns+" FROM aliases WHERE id = ?", id)); err != nil {

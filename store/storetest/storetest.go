@@ -920,8 +920,8 @@ func testAuthEpoch(t *testing.T, s alias.Store) {
 		if moved := got.AuthEpoch != epoch; moved != tc.moves {
 			t.Errorf("%s: epoch %d -> %d, want moved %v", tc.name, epoch, got.AuthEpoch, tc.moves)
 		}
-		if got.PreviousJWTSecret != "" || got.PreviousEpoch != 0 {
-			t.Errorf("%s: a grace period without asking: %+v", tc.name, got)
+		if got.Previous != nil {
+			t.Errorf("%s: a grace period without asking: %+v", tc.name, *got.Previous)
 		}
 		if keyMoved := got.KeyEpoch() != a.KeyEpoch(); keyMoved != (got.StreamKey != a.StreamKey) {
 			t.Errorf("%s: the stream key's epoch moved %v, its key changed %v", tc.name, keyMoved, got.StreamKey != a.StreamKey)
@@ -946,14 +946,14 @@ func testSecretGrace(t *testing.T, s alias.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.PreviousJWTSecret != a.JWTSecret || got.PreviousEpoch != a.AuthEpoch || got.AuthEpoch != a.AuthEpoch+1 {
-		t.Fatalf("after a rotation with grace: %+v, want the old secret and epoch %d kept", got, a.AuthEpoch)
+	if p := got.Previous; p == nil || p.JWTSecret != a.JWTSecret || p.Epoch != a.AuthEpoch || got.AuthEpoch != a.AuthEpoch+1 {
+		t.Fatalf("after a rotation with grace: %+v (previous %+v), want the old secret and epoch %d kept", got, p, a.AuthEpoch)
 	}
-	if until := got.PreviousUntil; until.Before(before.Add(10*time.Minute-time.Second)) || until.After(time.Now().Add(10*time.Minute+time.Second)) {
+	if until := got.Previous.Until; until.Before(before.Add(10*time.Minute-time.Second)) || until.After(time.Now().Add(10*time.Minute+time.Second)) {
 		t.Errorf("grace until %v, want 10 minutes from the update", until)
 	}
-	if reread := get(t, s, a.ID); reread.PreviousJWTSecret != a.JWTSecret || !reread.PreviousUntil.Equal(got.PreviousUntil) {
-		t.Errorf("the grace read back: %+v", reread)
+	if p := get(t, s, a.ID).Previous; p == nil || p.JWTSecret != a.JWTSecret || !p.Until.Equal(got.Previous.Until) || p.Epoch != a.AuthEpoch {
+		t.Errorf("the grace read back: %+v", p)
 	}
 	if !got.InGrace(time.Now()) || !got.EpochValid(alias.RoleViewer, a.AuthEpoch, time.Now()) || got.EpochValid(alias.RoleViewer, a.AuthEpoch, time.Now().Add(11*time.Minute)) {
 		t.Errorf("the previous epoch's validity is wrong: %+v", got)
@@ -962,7 +962,7 @@ func testSecretGrace(t *testing.T, s alias.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.PreviousJWTSecret != "" || got.InGrace(time.Now()) {
+	if got.Previous != nil || got.InGrace(time.Now()) {
 		t.Errorf("a new passcode kept the grace: %+v", got)
 	}
 }
