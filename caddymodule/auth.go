@@ -199,13 +199,7 @@ func (h *AliasAuth) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddy
 	}
 	id := gate.IdentityOf(&d)
 	gate.SetIdentityHeaders(r, &id, h.identity)
-	repl.Set("http.linkgate.alias", id.AliasValue)
-	repl.Set("http.linkgate.role", id.RoleValue)
-	repl.Set("http.linkgate.user", id.UserValue)
-	// As Caddy's own authentication handlers do, for its access log.
-	repl.Set("http.auth.user.id", authUserID(&d, &id))
-	repl.Set("http.auth.user.alias", id.AliasValue)
-	repl.Set("http.auth.user.role", id.RoleValue)
+	setIdentityPlaceholders(repl, &d, &id)
 	if kind := heldKind(r, h.TrackConnections); kind != "" {
 		return h.serveHeld(w, r, next, &d, kind, in.Client)
 	}

@@ -188,13 +188,13 @@ http://127.0.0.1:%[4]d {
 	alias_api
 	handle /live/* {
 		alias_auth live
-		respond "user={http.auth.user.id} alias={http.auth.user.alias} role={http.auth.user.role}" 200
+		respond "user={http.auth.user.id} alias={http.auth.user.alias} role={http.auth.user.role} linkgate={http.linkgate.alias}/{http.linkgate.role}/{http.linkgate.user}" 200
 	}
 	handle /whip/* {
 		alias_auth live {
 			require publish
 		}
-		respond "user={http.auth.user.id} alias={http.auth.user.alias} role={http.auth.user.role}" 200
+		respond "user={http.auth.user.id} alias={http.auth.user.alias} role={http.auth.user.role} linkgate={http.linkgate.alias}/{http.linkgate.role}/{http.linkgate.user}" 200
 	}
 	respond "fallthrough" 299
 
