@@ -165,16 +165,17 @@ machine() {
 # (CPU 1): reverse_proxy; header_up (reverse_proxy adding the four
 # identity headers alias_auth sets); forward_auth (to the upstream);
 # passcode and jwt (alias_auth without session cookies, so each request
-# carries and checks its credential; passcode also serves alias_api);
-# cookie (alias_auth as configured by default, reached with the session
-# cookie); passcode_none and cookie_none (the same with identity_headers
-# none). Sets port[], admin, api, token, alias, jwt and caddy_pid.
+# carries and checks its credential); cookie (alias_auth as configured by
+# default, reached with the session cookie); passcode_none and cookie_none
+# (the same with identity_headers none); and alias_api on a site of its
+# own, so that no variant's route pays for it. Sets port[], admin, api,
+# token, alias, jwt and caddy_pid.
 declare -A port
 gateway() {
 	upstream=$(free_port)
 	admin=$(free_port)
 	sites=(reverse_proxy header_up forward_auth passcode jwt cookie passcode_none cookie_none)
-	for s in "${sites[@]}"; do port[$s]=$(free_port); done
+	for s in "${sites[@]}" api; do port[$s]=$(free_port); done
 	aliasauth() { # session_lifetime, identity_headers
 		printf '\thandle /live/* {\n\t\talias_auth live {\n\t\t\tsession_lifetime %s\n' "$1"
 		[ -n "${2:-}" ] && printf '\t\t\tidentity_headers %s\n' "$2"
@@ -213,8 +214,10 @@ gateway() {
 			reverse_proxy 127.0.0.1:$upstream
 		}
 	}
-	http://127.0.0.1:${port[passcode]} {
+	http://127.0.0.1:${port[api]} {
 		alias_api
+	}
+	http://127.0.0.1:${port[passcode]} {
 	$(aliasauth off)
 	}
 	http://127.0.0.1:${port[jwt]} {
@@ -235,7 +238,7 @@ gateway() {
 	start_upstream "$upstream"
 	start_caddy Caddyfile
 	wait_http "http://127.0.0.1:${port[reverse_proxy]}/"
-	api=http://127.0.0.1:${port[passcode]}
+	api=http://127.0.0.1:${port[api]}
 	alias=$(create_alias "$api" "$token")
 	jwt=$(jwt_for "$alias")
 }

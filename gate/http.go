@@ -318,9 +318,11 @@ func stripSession(r *http.Request, aliasID string) {
 // trailers the upstream gets. A client may send trailers after any body,
 // declared or not, and the proxy forwards those the request holds when the
 // body ends: so the request gets a trailer map of its own, which the body
-// fills with the allowed trailers when it ends.
+// fills with the allowed trailers when it ends. An HTTP/1 request has
+// trailers only after a chunked body, so one without is left alone: that is
+// nearly every request a player makes, and Caddy wraps even an empty body.
 func filterTrailers(r *http.Request, forwardCredentials bool) {
-	if r.Body == nil || r.Body == http.NoBody {
+	if r.Body == nil || r.Body == http.NoBody || r.ProtoMajor == 1 && len(r.TransferEncoding) == 0 {
 		return
 	}
 	clean := make(http.Header, len(r.Trailer))
