@@ -163,7 +163,11 @@ machine() {
 # gateway writes and starts the side-by-side gateway: one Caddy (CPU 0)
 # with a site per variant, each routing /live/* to one lgbench upstream
 # (CPU 1): reverse_proxy; header_up (reverse_proxy adding the four
-# identity headers alias_auth sets); forward_auth (to the upstream);
+# identity headers alias_auth sets); header_up_strip (the same, also
+# dropping a passcode query parameter, an Authorization header and
+# cookies before proxying, as alias_auth strips credentials: sent the
+# requests alias_auth gets, it is what those bytes cost Caddy without any
+# check); forward_auth (to the upstream);
 # passcode and jwt (alias_auth without session cookies, so each request
 # carries and checks its credential); cookie (alias_auth as configured by
 # default, reached with the session cookie); passcode_none and cookie_none
@@ -174,7 +178,7 @@ declare -A port
 gateway() {
 	upstream=$(free_port)
 	admin=$(free_port)
-	sites=(reverse_proxy header_up forward_auth passcode jwt cookie passcode_none cookie_none)
+	sites=(reverse_proxy header_up header_up_strip forward_auth passcode jwt cookie passcode_none cookie_none)
 	for s in "${sites[@]}" api; do port[$s]=$(free_port); done
 	aliasauth() { # session_lifetime, identity_headers
 		printf '\thandle /live/* {\n\t\talias_auth live {\n\t\t\tsession_lifetime %s\n' "$1"
@@ -203,6 +207,19 @@ gateway() {
 				header_up X-Linkgate-Type live
 				header_up X-Linkgate-Role viewer
 				header_up X-Linkgate-User bench
+			}
+		}
+	}
+	http://127.0.0.1:${port[header_up_strip]} {
+		handle /live/* {
+			uri query -passcode
+			reverse_proxy 127.0.0.1:$upstream {
+				header_up X-Linkgate-Alias abcdefghijkl
+				header_up X-Linkgate-Type live
+				header_up X-Linkgate-Role viewer
+				header_up X-Linkgate-User bench
+				header_up -Authorization
+				header_up -Cookie
 			}
 		}
 	}

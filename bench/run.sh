@@ -17,7 +17,11 @@
 # throughput is divided by plain reverse_proxy's and by the identity
 # headers variant's of the same round; the table shows the medians of those
 # ratios, the CPU Caddy spent per request beyond plain reverse_proxy's, and
-# "CPU ratio": plain reverse_proxy's CPU per request divided by the
+# same_passcode, same_jwt and same_cookie send the requests of passcode,
+# jwt and cookie to header_up_strip (header_up that also drops those
+# credentials, as alias_auth does): "÷ same request" divides each alias_auth
+# variant by the one sent the same bytes, which is what the check itself
+# costs. "CPU ratio": plain reverse_proxy's CPU per request divided by the
 # variant's, per round, median (the throughput ratio Caddy would show with
 # its core to itself: on a shared machine, other processes take turns on
 # CPU 0 and move throughput more than CPU per request). "Caddy CPU" is the
@@ -48,12 +52,15 @@ gateway
 # The URL of each variant, and the header it sends.
 declare -A url header
 if [ "$mode" = small ]; then
-	variants=(reverse_proxy header_up forward_auth passcode jwt cookie passcode_none cookie_none)
-	for v in "${variants[@]}"; do url[$v]=$(seg "$v" seg.ts); done
-	for v in passcode passcode_none; do url[$v]+="?passcode=bench-pass"; done
+	variants=(reverse_proxy header_up forward_auth passcode jwt cookie passcode_none cookie_none
+		same_passcode same_jwt same_cookie)
+	for v in "${variants[@]}"; do url[$v]=$(seg "${v/#same_*/header_up_strip}" seg.ts); done
+	for v in passcode passcode_none same_passcode; do url[$v]+="?passcode=bench-pass"; done
 	header[jwt]="Authorization: Bearer $jwt"
 	header[cookie]="Cookie: $(cookie_of cookie)"
 	header[cookie_none]="Cookie: $(cookie_of cookie_none)"
+	header[same_jwt]=${header[jwt]}
+	header[same_cookie]=${header[cookie]}
 else
 	variants=()
 	for size in 1m 4m; do
@@ -79,7 +86,7 @@ if [ -n "${PROFILE:-}" ]; then
 fi
 
 hz=$(getconf CLK_TCK)
-declare -A rps bytes cpu util ratio fair cpuratio
+declare -A rps bytes cpu util ratio fair cpuratio samereq
 for round in $(seq "$rounds"); do
 	declare -A this=() thiscpu=()
 	for i in "${!variants[@]}"; do
@@ -103,7 +110,12 @@ for round in $(seq "$rounds"); do
 		[ "$mode" = segments ] && base=reverse_proxy_${v##*_}
 		ratio[$v]+=" $(awk -v a="${this[$v]}" -v b="${this[$base]}" 'BEGIN {printf "%.4f", a / b}')"
 		cpuratio[$v]+=" $(awk -v a="${thiscpu[$v]}" -v b="${thiscpu[$base]}" 'BEGIN {printf "%.4f", b / a}')"
-		[ "$mode" = small ] && fair[$v]+=" $(awk -v a="${this[$v]}" -v b="${this[header_up]}" 'BEGIN {printf "%.4f", a / b}')"
+		if [ "$mode" = small ]; then
+			fair[$v]+=" $(awk -v a="${this[$v]}" -v b="${this[header_up]}" 'BEGIN {printf "%.4f", a / b}')"
+			same=same_${v%_none}
+			[ -n "${this[$same]:-}" ] && [ "$v" != "$same" ] &&
+				samereq[$v]+=" $(awk -v a="${this[$v]}" -v b="${this[$same]}" 'BEGIN {printf "%.4f", a / b}')"
+		fi
 	done
 	unset this thiscpu
 done
@@ -111,12 +123,14 @@ done
 echo
 if [ "$mode" = small ]; then
 	base_cpu=$(median <<<"${cpu[reverse_proxy]}")
-	printf '| %-14s | %9s | %16s | %15s | %13s | %16s | %9s |\n' variant "req/s" "÷ reverse_proxy" "÷ header_up" "extra CPU/req" "CPU ratio" "Caddy CPU"
-	printf '|%s|\n' "---|---:|---:|---:|---:|---:|---:"
+	printf '| %-14s | %9s | %16s | %15s | %18s | %13s | %16s | %9s |\n' variant "req/s" "÷ reverse_proxy" "÷ header_up" "÷ same request" "extra CPU/req" "CPU ratio" "Caddy CPU"
+	printf '|%s|\n' "---|---:|---:|---:|---:|---:|---:|---:"
 	for v in "${variants[@]}"; do
+		s=
+		[ -n "${samereq[$v]:-}" ] && s=$(median <<<"${samereq[$v]}")
 		awk -v v="$v" -v r="$(median <<<"${rps[$v]}")" -v q="$(median <<<"${ratio[$v]}")" -v f="$(median <<<"${fair[$v]}")" \
-			-v c="$(median <<<"${cpu[$v]}")" -v bc="$base_cpu" -v u="$(median <<<"${util[$v]}")" -v cr="$(median <<<"${cpuratio[$v]}")" \
-			'BEGIN {printf "| %-14s | %9.0f | %16.3f | %15.3f | %10.2f µs | %16.3f | %9.2f |\n", v, r, q, f, c - bc, cr, u}'
+			-v s="$s" -v c="$(median <<<"${cpu[$v]}")" -v bc="$base_cpu" -v u="$(median <<<"${util[$v]}")" -v cr="$(median <<<"${cpuratio[$v]}")" \
+			'BEGIN {printf "| %-14s | %9.0f | %16.3f | %15.3f | %18s | %10.2f µs | %16.3f | %9.2f |\n", v, r, q, f, (s == "" ? "" : sprintf("%.3f", s)), c - bc, cr, u}'
 	done
 else
 	printf '| %-18s | %9s | %10s | %16s | %16s | %9s |\n' variant "req/s" "MiB/s" "÷ reverse_proxy" "CPU ratio" "Caddy CPU"
