@@ -207,23 +207,31 @@ func (l *load) do(method, path string, header http.Header, body string, want int
 	resp, err := l.c.Do(req)
 	if err != nil {
 		l.resets.Add(1)
+		l.logf("soak: %s %s: no answer: %v", method, path, err)
 		return answer{}, false
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
 		l.resets.Add(1)
+		l.logf("soak: %s %s: answer cut: %v", method, path, err)
 		return answer{}, false
 	}
 	if resp.StatusCode != want {
 		l.errors.Add(1)
-		l.mu.Lock()
-		if l.logged < 10 {
-			l.logged++
-			log.Printf("soak: %s %s: %d, want %d: %s", method, path, resp.StatusCode, want, raw)
-		}
-		l.mu.Unlock()
+		l.logf("soak: %s %s: %d, want %d: %s", method, path, resp.StatusCode, want, raw)
 		return answer{}, false
 	}
 	return answer{Response: resp, body: raw}, true
+}
+
+// logf logs the first ten unexpected answers: enough to tell what went
+// wrong, not a flood when everything does.
+func (l *load) logf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.logged < 10 {
+		l.logged++
+		log.Printf(format, args...)
+	}
 }
