@@ -20,11 +20,11 @@ func TestMissStormGateway(t *testing.T) {
 	const storm = 1000
 	d := newDatabase(t)
 	up := newUpstream(t)
-	s := newSite(t, d.dsn, up)
+	s := testcaddy.NewSite(t, d.dsn, up)
 	// The held query must not time out while the requests come in.
-	s.options = "query_timeout 1m"
-	testcaddy.Load(t, s.caddyfile())
-	base := s.base()
+	s.Options = "query_timeout 1m"
+	testcaddy.Load(t, s.Caddyfile(t))
+	base := s.Base()
 	_, token := d.newOrg(t)
 	d.waitListeners(t, 1)
 	pollUntil(t, 10*time.Second, "the listener's first flush", func() bool {

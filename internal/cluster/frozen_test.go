@@ -22,9 +22,9 @@ func TestFrozenDatabase(t *testing.T) {
 	d := newDatabase(t)
 	up := newUpstream(t)
 	proxy := newFreezer(t, d.dsn)
-	s := newSite(t, proxy.dsn, up)
-	testcaddy.Load(t, s.caddyfile())
-	base := s.base()
+	s := testcaddy.NewSite(t, proxy.dsn, up)
+	testcaddy.Load(t, s.Caddyfile(t))
+	base := s.Base()
 	_, token := d.newOrg(t)
 	owner := "Bearer " + token
 	idA := createAlias(t, base, token, "passcode-a")

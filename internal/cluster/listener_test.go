@@ -22,9 +22,9 @@ import (
 func TestListenerKilled(t *testing.T) {
 	d := newDatabase(t)
 	up := newUpstream(t)
-	s := newSite(t, d.dsn, up)
-	testcaddy.Load(t, s.caddyfile())
-	base := s.base()
+	s := testcaddy.NewSite(t, d.dsn, up)
+	testcaddy.Load(t, s.Caddyfile(t))
+	base := s.Base()
 	_, token := d.newOrg(t)
 	id := createAlias(t, base, token, "old-passcode")
 	old, next := livePath(id, "old-passcode"), livePath(id, "new-passcode")

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 	"github.com/jackc/pgx/v5"
 
@@ -34,10 +33,6 @@ const (
 	pathDelete   = "/organization/api/v1/alias/delete/"
 )
 
-// fallthroughStatus is what a test site answers for requests none of its
-// routes handled; readiness checks look for it.
-const fallthroughStatus = 299
-
 // client bounds every request at 5 s, so a node that hangs on a database
 // that is down fails the test instead of stalling it. It follows no
 // redirects, keeps no cookies (a session cookie would hide a changed
@@ -47,53 +42,6 @@ var client = &http.Client{
 	Timeout:       5 * time.Second,
 	Transport:     &http.Transport{DisableKeepAlives: true},
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-}
-
-// site is a test Caddyfile: the alias API, a /live/* route behind
-// alias_auth in front of an upstream, and Caddy's metrics at /metrics,
-// after testcaddy's global options.
-type site struct {
-	database string // the linkgate database option, verbatim
-	options  string // more options of the linkgate block
-	upstream string // host:port of the media backend
-	port     int
-	routes   string // more directives of the site
-	storage  string // Caddy's storage directory
-}
-
-func (s site) caddyfile() string {
-	text := fmt.Sprintf(`{
-	%s
-	linkgate {
-		database %s
-		%s
-	}
-}
-
-http://127.0.0.1:%d {
-	bind 127.0.0.1
-	alias_api
-	handle /live/* {
-		alias_auth live
-		reverse_proxy %s
-	}
-	handle /metrics {
-		metrics
-	}
-	%s
-	respond "fallthrough" %d
-}
-`, testcaddy.GlobalOptions(s.storage), s.database, s.options, s.port, s.upstream, s.routes, fallthroughStatus)
-	// Formatted, or Caddy warns about the blank lines left by empty parts.
-	return string(caddyfile.Format([]byte(text)))
-}
-
-func (s site) base() string { return fmt.Sprintf("http://127.0.0.1:%d", s.port) }
-
-// newSite is a site on a free port in front of up, for the database dsn.
-func newSite(t *testing.T, dsn string, up *httptest.Server) site {
-	t.Helper()
-	return site{database: dsn, upstream: up.Listener.Addr().String(), port: testcaddy.FreePort(t), storage: t.TempDir()}
 }
 
 // newUpstream is the media backend: it answers 200 to everything. It

@@ -16,9 +16,9 @@ import (
 func TestMetricsOnCaddy(t *testing.T) {
 	d := newDatabase(t)
 	up := newUpstream(t)
-	s := newSite(t, d.dsn, up)
-	testcaddy.Load(t, s.caddyfile())
-	base := s.base()
+	s := testcaddy.NewSite(t, d.dsn, up)
+	testcaddy.Load(t, s.Caddyfile(t))
+	base := s.Base()
 	_, token := d.newOrg(t)
 	d.waitListeners(t, 1)
 	pollUntil(t, 10*time.Second, "the listener's first flush", func() bool {
@@ -71,11 +71,11 @@ func TestMetricsOnCaddy(t *testing.T) {
 	// On a new port: a connection that the stopping server of the old
 	// config accepted on a shared port can be reset (Caddy's, with or
 	// without linkgate).
-	s.routes = `respond /config "reloaded" 200`
-	s.options = "cache_ttl 30s"
-	s.port = testcaddy.FreePort(t)
-	base = s.base()
-	testcaddy.Load(t, s.caddyfile())
+	s.Routes = `respond /config "reloaded" 200`
+	s.Options = "cache_ttl 30s"
+	s.Port = testcaddy.FreePort(t)
+	base = s.Base()
+	testcaddy.Load(t, s.Caddyfile(t))
 	want(t, get(t, base+"/config"), http.StatusOK, "", "the reloaded config")
 	reloaded, _ := metrics(t, base)
 	for _, series := range []string{allowed, badCred, notFound, aliasHits, cacheLoads, tokenHits} {

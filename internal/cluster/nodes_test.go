@@ -27,8 +27,8 @@ func TestTwoNodes(t *testing.T) {
 	// Built here once per test binary (once per run with -count): every
 	// node test is a subtest of this one.
 	bin := testcaddy.BuildCaddy(t)
-	a := startNode(t, bin, "A", newSite(t, "{env.LINKGATE_DATABASE}", up), d.dsn)
-	b := startNode(t, bin, "B", newSite(t, "{env.LINKGATE_DATABASE}", up), d.dsn)
+	a := startNode(t, bin, "A", testcaddy.NewSite(t, "{env.LINKGATE_DATABASE}", up), d.dsn)
+	b := startNode(t, bin, "B", testcaddy.NewSite(t, "{env.LINKGATE_DATABASE}", up), d.dsn)
 	a.waitReady(t)
 	b.waitReady(t)
 	d.waitListeners(t, 2)
@@ -167,10 +167,10 @@ type node struct {
 
 // startNode writes s as the Caddyfile of a node and runs it, with the
 // database's DSN in LINKGATE_DATABASE. Cleanup stops it.
-func startNode(t *testing.T, bin, name string, s site, dsn string) *node {
+func startNode(t *testing.T, bin, name string, s testcaddy.Site, dsn string) *node {
 	t.Helper()
-	p := testcaddy.Run(t, bin, "node "+name, s.caddyfile(), "LINKGATE_DATABASE="+dsn)
-	return &node{Process: p, name: name, base: s.base()}
+	p := testcaddy.Run(t, bin, "node "+name, s.Caddyfile(t), "LINKGATE_DATABASE="+dsn)
+	return &node{Process: p, name: name, base: s.Base()}
 }
 
 // waitReady waits until the node answers.
@@ -178,7 +178,7 @@ func (n *node) waitReady(t *testing.T) {
 	t.Helper()
 	n.WaitReady(t, func() bool {
 		r, err := send(t.Context(), http.MethodGet, n.base+"/", "", "")
-		return err == nil && r.status == fallthroughStatus
+		return err == nil && r.status == testcaddy.FallthroughStatus
 	})
 }
 

@@ -33,12 +33,12 @@ func TestOutageUnderLoad(t *testing.T) {
 	d := newDatabase(t)
 	up := newUpstream(t)
 	leftovers := goleak.IgnoreCurrent()
-	s := newSite(t, d.dsn, up)
+	s := testcaddy.NewSite(t, d.dsn, up)
 	// A short TTL, so that the outage outlasts it: the cached alias is then
 	// served stale, as in a real outage.
-	s.options = "cache_ttl 1s"
-	testcaddy.Load(t, s.caddyfile())
-	base := s.base()
+	s.Options = "cache_ttl 1s"
+	testcaddy.Load(t, s.Caddyfile(t))
+	base := s.Base()
 	_, token := d.newOrg(t)
 	owner := "Bearer " + token
 	idA := createAlias(t, base, token, "passcode-a")

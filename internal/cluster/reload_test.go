@@ -29,8 +29,8 @@ func TestFiftyReloads(t *testing.T) {
 
 	// The configs differ by port and by a route, so that every load is a
 	// real reload: Caddy skips a config equal to the running one.
-	configs := [2]site{newSite(t, d.dsn, up), newSite(t, d.dsn, up)}
-	configs[1].routes = `respond /config "B" 200`
+	configs := [2]testcaddy.Site{testcaddy.NewSite(t, d.dsn, up), testcaddy.NewSite(t, d.dsn, up)}
+	configs[1].Routes = `respond /config "B" 200`
 
 	var (
 		token, id  string
@@ -40,8 +40,8 @@ func TestFiftyReloads(t *testing.T) {
 	)
 	for i := 1; i <= reloads; i++ {
 		s := configs[i%2]
-		testcaddy.Load(t, s.caddyfile())
-		base := s.base()
+		testcaddy.Load(t, s.Caddyfile(t))
+		base := s.Base()
 		if i == 1 {
 			_, token = d.newOrg(t)
 			id = createAlias(t, base, token, "passcode")

@@ -39,13 +39,13 @@ func TestSessionsEnd(t *testing.T) {
 	d := newDatabase(t)
 	up := newMediaUpstream(t)
 	bin := testcaddy.BuildCaddy(t)
-	sites := map[string]site{}
+	sites := map[string]testcaddy.Site{}
 	newNode := func(name string) *node {
 		s, ok := sites[name]
 		if !ok {
-			s = newSite(t, "{env.LINKGATE_DATABASE}", up.Server)
-			s.options = "jwt_leeway 1s"
-			s.routes = fmt.Sprintf("handle /conf/* {\n\talias_auth conference\n\treverse_proxy %s\n}", s.upstream)
+			s = testcaddy.NewSite(t, "{env.LINKGATE_DATABASE}", up.Server)
+			s.Options = "jwt_leeway 1s"
+			s.Routes = fmt.Sprintf("handle /conf/* {\n\talias_auth conference\n\treverse_proxy %s\n}", s.Upstream)
 			sites[name] = s
 		}
 		return startNode(t, bin, name, s, d.dsn)
@@ -577,10 +577,10 @@ func jsonStrings(t *testing.T, body []byte, key string) []string {
 func TestRevocationsExpire(t *testing.T) {
 	d := newDatabase(t)
 	up := newUpstream(t)
-	s := newSite(t, d.dsn, up)
-	s.options = "max_token_lifetime 2s\njwt_leeway 1s"
-	testcaddy.Load(t, s.caddyfile())
-	base := s.base()
+	s := testcaddy.NewSite(t, d.dsn, up)
+	s.Options = "max_token_lifetime 2s\njwt_leeway 1s"
+	testcaddy.Load(t, s.Caddyfile(t))
+	base := s.Base()
 	_, token := d.newOrg(t)
 	const secret = "0123456789abcdef0123456789abcdef"
 	id := createAliasWith(t, base, token, fmt.Sprintf(`"jwt_secret":%q`, secret))

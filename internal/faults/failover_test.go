@@ -46,8 +46,8 @@ func testFailover(t *testing.T, bin string) {
 	pair.Primary.Exec(t, "postgres", "CREATE DATABASE linkgate")
 	dsn := pair.DSN("linkgate")
 	up := newUpstream(t)
-	a := startNode(t, bin, "A", newSite(t, "{env.LINKGATE_DATABASE}", up), "LINKGATE_DATABASE="+dsn)
-	b := startNode(t, bin, "B", newSite(t, "{env.LINKGATE_DATABASE}", up), "LINKGATE_DATABASE="+dsn)
+	a := startNode(t, bin, "A", testcaddy.NewSite(t, "{env.LINKGATE_DATABASE}", up), "LINKGATE_DATABASE="+dsn)
+	b := startNode(t, bin, "B", testcaddy.NewSite(t, "{env.LINKGATE_DATABASE}", up), "LINKGATE_DATABASE="+dsn)
 	nodes := []*node{a, b}
 	for _, n := range nodes {
 		n.waitReady(t)

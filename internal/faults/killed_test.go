@@ -46,8 +46,8 @@ func testKilledNode(t *testing.T, bin string) {
 	}
 	// Segments take a while to send, so that the kill finds some under way.
 	up := newSlowUpstream(t, 20*time.Millisecond)
-	a := startNode(t, bin, "A", newSite(t, "{env.LINKGATE_DATABASE}", up), "LINKGATE_DATABASE="+dsn("node_a"))
-	b := startNode(t, bin, "B", newSite(t, "{env.LINKGATE_DATABASE}", up), "LINKGATE_DATABASE="+dsn("node_b"))
+	a := startNode(t, bin, "A", testcaddy.NewSite(t, "{env.LINKGATE_DATABASE}", up), "LINKGATE_DATABASE="+dsn("node_a"))
+	b := startNode(t, bin, "B", testcaddy.NewSite(t, "{env.LINKGATE_DATABASE}", up), "LINKGATE_DATABASE="+dsn("node_b"))
 	nodes := []*node{a, b}
 	for _, n := range nodes {
 		n.waitReady(t)

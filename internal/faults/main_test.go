@@ -20,8 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-
 	"github.com/linkgate/linkgate/internal/testcaddy"
 )
 
@@ -42,67 +40,6 @@ const (
 	pathCreate = "/organization/api/v1/alias/create"
 	pathUpdate = "/organization/api/v1/alias/update/"
 )
-
-// fallthroughStatus is what a test site answers for requests none of its
-// routes handled; readiness checks look for it.
-const fallthroughStatus = 299
-
-// site is a node's Caddyfile: the alias API, a /live/* route behind
-// alias_auth in front of an upstream, and Caddy's metrics at /metrics.
-type site struct {
-	database string // the linkgate database option, verbatim
-	options  string // more options of the linkgate block
-	port     int
-	admin    int    // port of Caddy's admin API; 0 turns it off
-	upstream string // host:port of the media backend
-	routes   string // more directives of the site
-	extra    string // more sites
-	storage  string // Caddy's storage directory
-}
-
-func newSite(t *testing.T, database string, up *httptest.Server) site {
-	t.Helper()
-	return site{database: database, upstream: up.Listener.Addr().String(), port: testcaddy.FreePort(t), storage: t.TempDir()}
-}
-
-func (s site) caddyfile(t *testing.T) string {
-	t.Helper()
-	global := testcaddy.GlobalOptions(s.storage)
-	if s.admin != 0 {
-		on := strings.Replace(global, "admin off", fmt.Sprintf("admin 127.0.0.1:%d", s.admin), 1)
-		if on == global {
-			t.Fatalf("testcaddy.GlobalOptions has no %q to replace: %s", "admin off", global)
-		}
-		global = on
-	}
-	text := fmt.Sprintf(`{
-	%s
-	linkgate {
-		database %s
-		%s
-	}
-}
-
-http://127.0.0.1:%d {
-	bind 127.0.0.1
-	alias_api
-	handle /live/* {
-		alias_auth live
-		reverse_proxy %s
-	}
-	handle /metrics {
-		metrics
-	}
-	%s
-	respond "fallthrough" %d
-}
-%s
-`, global, s.database, s.options, s.port, s.upstream, s.routes, fallthroughStatus, s.extra)
-	// Formatted, or Caddy warns about the blank lines left by empty parts.
-	return string(caddyfile.Format([]byte(text)))
-}
-
-func (s site) base() string { return fmt.Sprintf("http://127.0.0.1:%d", s.port) }
 
 // newUpstream is the media backend: it answers 200 to everything.
 func newUpstream(t *testing.T) *httptest.Server {
@@ -130,16 +67,16 @@ type node struct {
 
 // startNode writes s as the Caddyfile of a node and runs it, with env
 // added to the environment. Cleanup stops it.
-func startNode(t *testing.T, bin, name string, s site, env ...string) *node {
+func startNode(t *testing.T, bin, name string, s testcaddy.Site, env ...string) *node {
 	t.Helper()
 	dir := t.TempDir()
 	config := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(config, []byte(s.caddyfile(t)), 0o600); err != nil {
+	if err := os.WriteFile(config, []byte(s.Caddyfile(t)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	n := &node{
 		name: name,
-		base: s.base(),
+		base: s.Base(),
 		args: []string{bin, "run", "--config", config},
 		// HOME and XDG dirs of its own, so that the node writes nothing of
 		// the developer's.
@@ -186,7 +123,7 @@ func (n *node) waitReady(t *testing.T) {
 		default:
 		}
 		r, err := send(plain, http.MethodGet, n.base+"/", nil, "")
-		return err == nil && r.status == fallthroughStatus
+		return err == nil && r.status == testcaddy.FallthroughStatus
 	})
 }
 

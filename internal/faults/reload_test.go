@@ -35,20 +35,20 @@ func testReloads(t *testing.T, bin string) {
 	srv := pgtest.NewCluster(t)
 	srv.Exec(t, "postgres", "CREATE DATABASE linkgate")
 	up := newQuietUpstream(t)
-	s := newSite(t, "{env.LINKGATE_DATABASE}", up)
-	s.admin = testcaddy.FreePort(t)
-	admin := fmt.Sprintf("http://127.0.0.1:%d", s.admin)
+	s := testcaddy.NewSite(t, "{env.LINKGATE_DATABASE}", up)
+	s.Admin = testcaddy.FreePort(t)
+	admin := fmt.Sprintf("http://127.0.0.1:%d", s.Admin)
 	// The control is a site of its own on linkgate's port, told apart by
 	// the Host header: one listener, so that a reload resets connections
 	// of either alike, whatever order Caddy stops its servers in.
-	control := http.Header{"Host": {fmt.Sprintf("%s:%d", controlHost, s.port)}}
+	control := http.Header{"Host": {fmt.Sprintf("%s:%d", controlHost, s.Port)}}
 	configure := func(i int) {
-		s.routes = fmt.Sprintf(`respond /config "%d" 200`, i)
-		s.extra = fmt.Sprintf(`http://%s:%d {
+		s.Routes = fmt.Sprintf(`respond /config "%d" 200`, i)
+		s.Extra = fmt.Sprintf(`http://%s:%d {
 	bind 127.0.0.1
 	respond /config "%d" 200
 	reverse_proxy %s
-}`, controlHost, s.port, i, s.upstream)
+}`, controlHost, s.Port, i, s.Upstream)
 	}
 	configure(0)
 	n := startNode(t, bin, "A", s, "LINKGATE_DATABASE="+srv.URL("linkgate"))
@@ -90,7 +90,7 @@ func testReloads(t *testing.T, bin string) {
 		configure(i)
 		// Loading the same config again changes nothing, so a load whose
 		// answer was lost may be sent again.
-		r := persist(t, http.MethodPost, admin+"/load", http.Header{"Content-Type": {"text/caddyfile"}}, s.caddyfile(t))
+		r := persist(t, http.MethodPost, admin+"/load", http.Header{"Content-Type": {"text/caddyfile"}}, s.Caddyfile(t))
 		if r.status != http.StatusOK {
 			t.Fatalf("reload %d: %d %s", i, r.status, r.body)
 		}

@@ -25,7 +25,7 @@ import (
 func testSQLiteKilled(t *testing.T, bin string) {
 	database := "sqlite:" + filepath.Join(t.TempDir(), "linkgate.db")
 	_, token := newOrg(t, bin, database)
-	n := startNode(t, bin, "A", newSite(t, database, newUpstream(t)))
+	n := startNode(t, bin, "A", testcaddy.NewSite(t, database, newUpstream(t)))
 	n.waitReady(t)
 
 	var writes events
@@ -79,7 +79,7 @@ func testSQLiteKilled(t *testing.T, bin string) {
 func testSQLiteCLI(t *testing.T, bin string) {
 	database := "sqlite:" + filepath.Join(t.TempDir(), "linkgate.db")
 	orgID, token := newOrg(t, bin, database)
-	n := startNode(t, bin, "A", newSite(t, database, newUpstream(t)))
+	n := startNode(t, bin, "A", testcaddy.NewSite(t, database, newUpstream(t)))
 	n.waitReady(t)
 
 	var writes events
