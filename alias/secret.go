@@ -22,8 +22,9 @@ func CheckStreamKey(a *Alias, given string) bool {
 
 // secretDigest is the first half of a secret's SHA-256: finding another
 // secret with the same 128 bits takes some 2^128 tries, out of reach as
-// surely as 2^256, and a cached alias holds two of them. The zero value means "not made";
-// a real digest that happened to be zero would only be made again.
+// surely as 2^256, and a cached alias holds two of them. The zero value
+// means "not made"; a real digest that happened to be zero would only be
+// made again.
 type secretDigest [sha256.Size / 2]byte
 
 func digestOf(secret string) secretDigest {

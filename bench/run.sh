@@ -13,15 +13,15 @@
 # variant, each routing /live/* to the same upstream (lgbench upstream);
 # the upstream and wrk share CPU 1, so the gateway's core does nothing but
 # the gateway's work. Rounds are interleaved: each runs every variant once,
-# starting with another one each round. Per round, each variant's
-# throughput is divided by plain reverse_proxy's and by the identity
-# headers variant's of the same round; the table shows the medians of those
-# ratios, the CPU Caddy spent per request beyond plain reverse_proxy's, and
-# same_passcode, same_jwt and same_cookie send the requests of passcode,
-# jwt and cookie to header_up_strip (header_up that also drops those
-# credentials, as alias_auth does): "÷ same request" divides each alias_auth
-# variant by the one sent the same bytes, which is what the check itself
-# costs. "CPU ratio": plain reverse_proxy's CPU per request divided by the
+# starting with another one each round. same_passcode, same_jwt and
+# same_cookie send the requests of passcode, jwt and cookie to
+# header_up_strip (header_up that also drops those credentials, as
+# alias_auth does). Per round, each variant's throughput is divided by
+# plain reverse_proxy's, by the identity headers variant's and, for an
+# alias_auth variant, by the same_* variant sent the same bytes (what the
+# check itself costs); the table shows the medians of those ratios, the
+# CPU Caddy spent per request beyond plain reverse_proxy's, and "CPU
+# ratio": plain reverse_proxy's CPU per request divided by the
 # variant's, per round, median (the throughput ratio Caddy would show with
 # its core to itself: on a shared machine, other processes take turns on
 # CPU 0 and move throughput more than CPU per request). "Caddy CPU" is the
@@ -54,7 +54,11 @@ declare -A url header
 if [ "$mode" = small ]; then
 	variants=(reverse_proxy header_up forward_auth passcode jwt cookie passcode_none cookie_none
 		same_passcode same_jwt same_cookie)
-	for v in "${variants[@]}"; do url[$v]=$(seg "${v/#same_*/header_up_strip}" seg.ts); done
+	for v in "${variants[@]}"; do
+		site=$v
+		[[ $v == same_* ]] && site=header_up_strip
+		url[$v]=$(seg "$site" seg.ts)
+	done
 	for v in passcode passcode_none same_passcode; do url[$v]+="?passcode=bench-pass"; done
 	header[jwt]="Authorization: Bearer $jwt"
 	header[cookie]="Cookie: $(cookie_of cookie)"
@@ -113,7 +117,7 @@ for round in $(seq "$rounds"); do
 		if [ "$mode" = small ]; then
 			fair[$v]+=" $(awk -v a="${this[$v]}" -v b="${this[header_up]}" 'BEGIN {printf "%.4f", a / b}')"
 			same=same_${v%_none}
-			[ -n "${this[$same]:-}" ] && [ "$v" != "$same" ] &&
+			[ -n "${this[$same]:-}" ] &&
 				samereq[$v]+=" $(awk -v a="${this[$v]}" -v b="${this[$same]}" 'BEGIN {printf "%.4f", a / b}')"
 		fi
 	done

@@ -11,9 +11,9 @@
 # speed, and its latency counts from then) over 32 kept-alive connections,
 # as many as the maximum was measured with (Caddy's capacity halves at 256:
 # a rate that is half of the maximum at 32 would saturate it), to each
-# variant in turn, starting with another one each round. On a shared machine the capacity
-# moves: measuring it every round keeps the rate at half of what the
-# gateway can do then. Per round, each variant's p99 and p99.9 are divided
+# variant in turn, starting with another one each round. On a shared
+# machine the capacity moves: measuring it every round keeps the rate at
+# half of what the gateway can do then. Per round, each variant's p99 and p99.9 are divided
 # by plain reverse_proxy's of the same round; the table shows the medians.
 #
 # Needs wrk (apt-get install wrk), taskset, curl, python3, Go, and either

@@ -259,11 +259,7 @@ func BenchmarkIdentityPlaceholders(b *testing.B) {
 					case "answered":
 						setIdentityPlaceholders(repl, &d, &id)
 					case "set":
-						p := identityPlaceholders(&d, &id)
-						for _, key := range identityPlaceholderKeys {
-							v, _ := p(key)
-							repl.Set(key, v)
-						}
+						setEachIdentityPlaceholder(repl, &d, &id)
 					}
 					for _, key := range proxied {
 						repl.Set(key, 1)

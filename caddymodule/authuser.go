@@ -26,6 +26,12 @@ func setIdentityPlaceholders(repl *caddy.Replacer, d *gate.Decision, id *gate.Id
 		repl.Map(identityPlaceholders(d, id))
 		return
 	}
+	setEachIdentityPlaceholder(repl, d, id)
+}
+
+// setEachIdentityPlaceholder sets the identity placeholders of an
+// admission into repl, one value each.
+func setEachIdentityPlaceholder(repl *caddy.Replacer, d *gate.Decision, id *gate.Identity) {
 	p := identityPlaceholders(d, id)
 	for _, key := range identityPlaceholderKeys {
 		v, _ := p(key)

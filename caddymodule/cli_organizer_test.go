@@ -23,6 +23,7 @@ import (
 
 	"github.com/linkgate/linkgate/internal/pgtest"
 	"github.com/linkgate/linkgate/internal/testcaddy"
+	"github.com/linkgate/linkgate/store/storetest"
 )
 
 // TestOrganizerCLI runs the organizer's commands of the built binary (org,
@@ -150,14 +151,7 @@ http://127.0.0.1:%d {
 		"XDG_CONFIG_HOME="+filepath.Join(home, "config"), "XDG_DATA_HOME="+filepath.Join(home, "data"))}
 
 	// Before any server: a new database, migrated by hand.
-	entries, err := os.ReadDir(migrationsDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files []string
-	for _, e := range entries {
-		files = append(files, e.Name())
-	}
+	files := storetest.MigrationFiles(t, migrationsDir)
 	if out, want := c.ok(t, "migrate"), "Applied "+strings.Join(files, ", ")+". Database schema up to date.\n"; out != want {
 		t.Errorf("migrate on a new database printed %q, want %q", out, want)
 	}

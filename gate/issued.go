@@ -84,12 +84,8 @@ func (c *issuedCookies) put(a *alias.Alias, g alias.Grant, path string, secure b
 	if len(c.m) >= maxIssuedCookies {
 		clear(c.m)
 	}
-	// What the cookie carries: made at now, or at the credential's own
-	// issue when that came first, to the second.
+	// What the cookie carries, for the revocations made after it.
 	carried := g
-	if carried.IssuedAt.IsZero() || now.Before(carried.IssuedAt) {
-		carried.IssuedAt = now
-	}
-	carried.IssuedAt = carried.IssuedAt.Truncate(time.Second)
+	carried.IssuedAt = sessionIssuedAt(g, now)
 	c.m[k] = issuedCookie{header: header, aliasID: a.ID, version: a.Version, grant: g, carried: carried, path: path, secure: secure, madeAt: now}
 }

@@ -117,12 +117,7 @@ func (s *SessionSigner) sign(kind signedKind, scope string, a *alias.Alias, g al
 	if len(g.User) > maxSessionUser || len(g.JTI) > maxSessionJTI || len(a.ID) > alias.MaxIDLength {
 		return "", false
 	}
-	issued := now
-	if !g.IssuedAt.IsZero() && g.IssuedAt.Before(now) {
-		// A session is as old as the credential it came from, so that a
-		// revocation of what was issued before a moment reaches it.
-		issued = g.IssuedAt
-	}
+	issued := sessionIssuedAt(g, now)
 	buf := make([]byte, 0, maxSessionPayload+sessionMACSize)
 	buf = append(buf, sessionFormat, byte(kind))
 	epoch := g.Epoch
@@ -139,6 +134,17 @@ func (s *SessionSigner) sign(kind signedKind, scope string, a *alias.Alias, g al
 	sum := s.mac(kind, scope, buf)
 	buf = append(buf, sum[:]...)
 	return base64.RawURLEncoding.EncodeToString(buf), true
+}
+
+// sessionIssuedAt is the moment a session made at now for grant g says it
+// was issued, to the second: as old as the credential it came from, so
+// that a revocation of what was issued before a moment reaches it, and
+// never later than now.
+func sessionIssuedAt(g alias.Grant, now time.Time) time.Time {
+	if !g.IssuedAt.IsZero() && g.IssuedAt.Before(now) {
+		return g.IssuedAt.Truncate(time.Second)
+	}
+	return now.Truncate(time.Second)
 }
 
 // Verify returns the grant a cookie value carries if it is genuine, for

@@ -38,7 +38,7 @@ type load struct {
 	revocations               atomic.Int64
 
 	mu     sync.Mutex
-	logged int // errors logged so far
+	logged int // unexpected answers and missing ones logged so far
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup

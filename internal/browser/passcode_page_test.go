@@ -242,25 +242,9 @@ func newOrgToken(t *testing.T, dsn string) string {
 // route to upstream, and returns its base URL.
 func startGateway(t *testing.T, dsn, upstream string) string {
 	t.Helper()
-	port := testcaddy.FreePort(t)
-	text := fmt.Sprintf(`{
-	%s
-	linkgate {
-		database %s
-	}
-}
-
-http://127.0.0.1:%d {
-	bind 127.0.0.1
-	alias_api
-	handle /live/* {
-		alias_auth live
-		reverse_proxy %s
-	}
-}
-`, testcaddy.GlobalOptions(t.TempDir()), dsn, port, upstream)
-	testcaddy.Load(t, text)
-	return fmt.Sprintf("http://127.0.0.1:%d", port)
+	s := testcaddy.Site{Database: dsn, Upstream: upstream, Port: testcaddy.FreePort(t), Storage: t.TempDir()}
+	testcaddy.Load(t, s.Caddyfile(t))
+	return s.Base()
 }
 
 // createAlias creates a live alias with the passcode through the API, as an

@@ -1090,10 +1090,9 @@ func sameRevocations(a, b []alias.Revocation) bool {
 	return true
 }
 
-// AppliesMigrations checks a store that no migration has touched: the
-// first call applies every file of dir (the store's migrations), in the
-// order of their numbers; a second call, none.
-func AppliesMigrations(t *testing.T, s alias.Store, dir string) {
+// MigrationFiles are the names of the migration files in dir (a store's
+// migrations), in the order of their numbers.
+func MigrationFiles(t testing.TB, dir string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -1104,8 +1103,17 @@ func AppliesMigrations(t *testing.T, s alias.Store, dir string) {
 		files = append(files, e.Name())
 	}
 	if len(files) == 0 {
-		t.Fatal("no migration files")
+		t.Fatal("no migration files in " + dir)
 	}
+	return files
+}
+
+// AppliesMigrations checks a store that no migration has touched: the
+// first call applies every file of dir (the store's migrations), in the
+// order of their numbers; a second call, none.
+func AppliesMigrations(t *testing.T, s alias.Store, dir string) {
+	t.Helper()
+	files := MigrationFiles(t, dir)
 	applied, err := s.ApplyMigrations(t.Context())
 	if err != nil || !slices.Equal(applied, files) {
 		t.Fatalf("ApplyMigrations on a new store = %q, %v; want %q", applied, err, files)
